@@ -1,0 +1,115 @@
+"""`Idempotency-Key` for POST creates: a retry with the same key and body gets the first
+answer again and creates nothing new; the same key with another body is refused.
+
+The stored answer is written in the same transaction as the records it describes, so a
+create is never acknowledged without its key, nor its key kept without the create.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import JSON, ForeignKey, String, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from taktline.auth.permissions import Actor
+from taktline.config import get_settings
+from taktline.db import Base, transaction, utcnow
+from taktline.errors import IdempotencyKeyReused
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Any unique string; a retry with the same key returns the first answer.",
+    ),
+]
+
+
+def _fingerprint(request: Request, body: BaseModel) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.url.path} {canonical}".encode()).hexdigest()
+
+
+def _replay(
+    session: Session, actor: Actor, key: str, fingerprint: str
+) -> JSONResponse | None:
+    record = session.get(IdempotencyRecord, (actor.org_id, key))
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was already used for a different request; use a new key."
+        )
+    return JSONResponse(
+        record.body, status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def create_idempotently(
+    session: Session,
+    actor: Actor,
+    request: Request,
+    key: str | None,
+    body: BaseModel,
+    create: Callable[[], BaseModel],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Runs `create` (a service call returning the response body) at most once per key."""
+    if key is None:
+        out = create()
+        return JSONResponse(out.model_dump(mode="json"), status_code=status_code)
+    fingerprint = _fingerprint(request, body)
+    try:
+        with transaction(session):
+            replayed = _replay(session, actor, key, fingerprint)
+            if replayed is not None:
+                return replayed
+            out = create()
+            content = out.model_dump(mode="json")
+            session.add(
+                IdempotencyRecord(
+                    org_id=actor.org_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status_code=status_code,
+                    body=content,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as it did.
+        replayed = _replay(session, actor, key, fingerprint)
+        if replayed is None:
+            raise
+        return replayed
+    return JSONResponse(content, status_code=status_code)
+
+
+def purge_expired(session: Session) -> int:
+    cutoff = utcnow() - timedelta(hours=get_settings().idempotency_ttl_hours)
+    with transaction(session):
+        result = session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)

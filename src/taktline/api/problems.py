@@ -1,0 +1,95 @@
+"""Renders every error as application/problem+json (RFC 9457)."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from taktline.errors import (
+    Conflict,
+    FieldError,
+    MalformedRequest,
+    Problem,
+    ValidationProblem,
+)
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    return JSONResponse(
+        problem.to_body(instance=request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        loc = [p for p in err.get("loc", ()) if isinstance(p, str | int)]
+        msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif err.get("type") == "missing":
+            msg = "field required"
+        errors.append(FieldError(loc, msg, str(err.get("type", "value_error"))))
+    return errors
+
+
+def _from_validation(exc: RequestValidationError) -> Problem:
+    raw: list[dict[str, Any]] = list(exc.errors())
+    bad_json = next((e for e in raw if e.get("type") == "json_invalid"), None)
+    if bad_json is not None:
+        ctx = bad_json.get("ctx") or {}
+        where = bad_json.get("loc", ("body", 0))[-1]
+        return MalformedRequest(
+            f"The body is not valid JSON near position {where}: {ctx.get('error', 'invalid')}."
+        )
+    return ValidationProblem(_field_errors(exc))
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(_from_validation(exc), request)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        return problem_response(
+            Conflict("The record was changed by someone else at the same time; reload it."),
+            request,
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # The service checks every rule first; reaching here means a concurrent writer won
+        # a race that only the database could see (a unique key, a booking overlap).
+        log.info("integrity error: %s", exc.orig)
+        return problem_response(
+            Conflict("The change conflicts with another change made at the same time."), request
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = Problem(str(exc.detail))
+        problem.status = exc.status_code
+        problem.title = {404: "Not found", 405: "Method not allowed"}.get(
+            exc.status_code, "HTTP error"
+        )
+        problem.type_slug = {404: "not-found", 405: "method-not-allowed"}.get(
+            exc.status_code, "http-error"
+        )
+        return problem_response(problem, request)

@@ -1,0 +1,21 @@
+"""Settings from the environment (TAKTLINE_*), in one object."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAKTLINE_")
+
+    # A SQLite file in the working directory out of the box; PostgreSQL in production.
+    database_url: str = "sqlite:///taktline.db"
+    # Request bodies above this size are refused with 413 before they are parsed.
+    max_body_bytes: int = 1024 * 1024
+    # How long a stored Idempotency-Key answer is replayed.
+    idempotency_ttl_hours: int = 24
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

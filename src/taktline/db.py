@@ -1,0 +1,230 @@
+"""Engine, session factory, the declarative Base, column types and the transaction helper."""
+
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKey,
+    MetaData,
+    Numeric,
+    TypeDecorator,
+    Uuid,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# Quantities keep six decimal places: enough for grams of a tonne, and exact on every database.
+QUANTITY_SCALE = 6
+_QUANTITY_FACTOR = Decimal(10) ** QUANTITY_SCALE
+
+
+_id_lock = threading.Lock()
+_last_id = 0
+
+
+def new_id() -> uuid.UUID:
+    """A UUIDv7: opaque to clients, yet ordered by creation so that ids make a stable sort key.
+
+    Strictly increasing within a process (the events of one transaction keep their order even
+    within a millisecond); across servers, ordered to the millisecond.
+    """
+    global _last_id
+    millis = time.time_ns() // 1_000_000
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version 7
+    value |= secrets.randbits(12) << 64
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= secrets.randbits(62)
+    with _id_lock:
+        if value <= _last_id:
+            # Same millisecond: count up in the random bits, keeping version and variant.
+            value = _last_id + 1
+            if (value >> 62) & 0b11 != 0b10:
+                value = (value & ~(0b11 << 62)) | (0b10 << 62) | (1 << 64)
+        _last_id = value
+    return uuid.UUID(int=value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Time-zone aware on the way in and out, UTC inside.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no zone, so UTC is stored naive and the zone
+    restored on load. Naive datetimes are refused: a time without a zone is a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a time-zone aware one is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Quantity(TypeDecorator[Decimal]):
+    """An exact decimal quantity.
+
+    NUMERIC(24, 6) on PostgreSQL. SQLite would round NUMERIC through a float, so there it is a
+    whole number of millionths, which keeps sums in SQL exact as well.
+    """
+
+    impl = Numeric(24, QUANTITY_SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(24, QUANTITY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        if dialect.name == "sqlite":
+            scaled = value * _QUANTITY_FACTOR
+            if scaled != scaled.to_integral_value():
+                raise ValueError(f"quantity {value} has more than {QUANTITY_SCALE} decimals")
+            return int(scaled)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return normalize(Decimal(int(value)) / _QUANTITY_FACTOR)
+        return normalize(Decimal(value))
+
+
+def normalize(value: Decimal) -> Decimal:
+    """10000.000000 -> 10000, 2.500 -> 2.5: the shortest exact form, never exponent notation."""
+    normalized = value.normalize()
+    if normalized == normalized.to_integral_value():
+        return normalized.quantize(Decimal(1))
+    return normalized
+
+
+# Constraint names that Alembic can rely on, identical on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Quantity(), uuid.UUID: Uuid()}
+
+
+class OrgScoped:
+    """Columns of every tenant-owned record: an opaque id, its organisation, version, times.
+
+    `version` is SQLAlchemy's optimistic lock: an UPDATE whose version moved on in between
+    touches no row and fails, so two writers never both succeed.
+    """
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Foreign keys on, WAL for concurrent readers, and a generous wait for the write lock.
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, see _begin_immediate
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    # SQLite upgrades a read lock to a write lock lazily and then fails at once under
+    # contention. Taking the write lock at BEGIN serialises writers instead, so that a
+    # read-check-write sequence in one transaction is never interleaved with another.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_db_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    pool_size = int(os.environ.get("TAKTLINE_DB_POOL_SIZE", "10"))
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """One unit of work: commit at the end, roll everything back on any error.
+
+    Re-entrant: a service called inside another's transaction (an idempotent create wraps
+    the create and the stored answer in one) joins it rather than committing half of it.
+    """
+    if session.info.get("in_transaction"):
+        yield session
+        return
+    session.info["in_transaction"] = True
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info["in_transaction"] = False

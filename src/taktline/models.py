@@ -1,0 +1,31 @@
+"""Every table, imported in one place so that the metadata (and Alembic) sees them all."""
+
+from taktline.api.idempotency import IdempotencyRecord
+from taktline.auth.models import ApiToken, User
+from taktline.db import Base
+from taktline.events.models import Event
+from taktline.items.models import Item
+from taktline.numbering import NumberSequence
+from taktline.orgs.models import Customer, Facility, Organisation
+from taktline.production_orders.models import ProductionOrder, ProductionOrderItem
+from taktline.resources.models import Resource, ResourceBooking
+from taktline.work_orders.models import LineItem, WorkOrder
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Customer",
+    "Event",
+    "Facility",
+    "IdempotencyRecord",
+    "Item",
+    "LineItem",
+    "NumberSequence",
+    "Organisation",
+    "ProductionOrder",
+    "ProductionOrderItem",
+    "Resource",
+    "ResourceBooking",
+    "User",
+    "WorkOrder",
+]

@@ -1,0 +1,35 @@
+"""Organisations (tenants), their facilities, and the customer orgs they produce for."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from taktline.db import Base, OrgScoped, new_id, utcnow
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Facility(OrgScoped, Base):
+    __tablename__ = "facilities"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+
+class Customer(OrgScoped, Base):
+    """A brand customer on whose behalf production is done: the owner of production orders."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,86 @@
+"""Production resources: the lines, machines and crews that do the work."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from taktline import crud
+from taktline.auth.permissions import Actor
+from taktline.errors import FieldError, ValidationProblem
+from taktline.orgs.models import Facility
+from taktline.resources.models import Resource, ResourceKind
+from taktline.resources.schemas import ResourceCreate, ResourceUpdate
+
+
+def _check_facility(session: Session, actor: Actor, facility_id: uuid.UUID) -> None:
+    found = session.scalar(
+        select(Facility.id).where(Facility.id == facility_id, Facility.org_id == actor.org_id)
+    )
+    if found is None:
+        raise ValidationProblem([FieldError(["body", "facility_id"], "no facility with this id")])
+
+
+def _check_capacity(resource: Resource) -> None:
+    if (
+        resource.capacity_min is not None
+        and resource.capacity_max is not None
+        and resource.capacity_max < resource.capacity_min
+    ):
+        raise ValidationProblem(
+            [FieldError(["body", "capacity_max"], "must not be below capacity_min")]
+        )
+
+
+def create(session: Session, actor: Actor, body: ResourceCreate) -> Resource:
+    _check_facility(session, actor, body.facility_id)
+    return crud.create_record(
+        session, actor, Resource, body.model_dump(), kind="resource", unique="code"
+    )
+
+
+def get(session: Session, actor: Actor, resource_id: uuid.UUID) -> Resource:
+    return crud.get_owned(session, Resource, actor.org_id, resource_id, kind="resource")
+
+
+def list_page(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: ResourceKind | None,
+    facility_id: uuid.UUID | None,
+    active: bool | None,
+    q: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> tuple[Sequence[Resource], uuid.UUID | None]:
+    stmt = select(Resource).where(Resource.org_id == actor.org_id)
+    if kind is not None:
+        stmt = stmt.where(Resource.kind == kind)
+    if facility_id is not None:
+        stmt = stmt.where(Resource.facility_id == facility_id)
+    if active is not None:
+        stmt = stmt.where(Resource.active == active)
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Resource.code).like(pattern), func.lower(Resource.name).like(pattern))
+        )
+    return crud.page(session, stmt, Resource, after, limit)
+
+
+def update(
+    session: Session,
+    actor: Actor,
+    resource_id: uuid.UUID,
+    body: ResourceUpdate,
+    expected_version: int | None,
+) -> Resource:
+    changes = body.changes()
+    if "facility_id" in changes:
+        _check_facility(session, actor, changes["facility_id"])
+    return crud.update_record(
+        session, actor, Resource, resource_id, changes, expected_version,
+        kind="resource", unique="code", check=_check_capacity,
+    )

@@ -1,0 +1,179 @@
+"""The `taktline` command: serve the API, migrate the database, load the demo, issue tokens.
+
+Commands call services (and `taktline.migrate`), never routers. The database is
+TAKTLINE_DATABASE_URL, read afresh by every command.
+"""
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy import make_url, select
+from sqlalchemy.orm import Session
+
+from taktline import migrate
+from taktline.auth import service as auth_service
+from taktline.auth.models import User
+from taktline.auth.permissions import Role
+from taktline.config import Settings
+from taktline.db import create_db_engine, create_session_factory
+from taktline.errors import Problem
+from taktline.orgs.models import Organisation
+
+DEMO_ORG = "Sunshine Beverages"
+DEMO_ADMIN_EMAIL = "admin@sunshine.example"
+
+app = typer.Typer(
+    help="Taktline: a production portal for contract manufacturers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
+
+
+def _settings() -> Settings:
+    # Not the cached get_settings(): every command reads the environment as it is now.
+    return Settings()
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def _session(database_url: str) -> Iterator[Session]:
+    engine = create_db_engine(database_url)
+    try:
+        with create_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _require_migrated(database_url: str) -> None:
+    current, head = migrate.current_revision(database_url), migrate.head_revision()
+    if current != head:
+        raise _fail(
+            f"the database {_shown(database_url)} is at schema revision {current or 'none'}, "
+            f"not {head}. Run `taktline db upgrade` first."
+        )
+
+
+def _migrate(database_url: str) -> None:
+    typer.echo(f"Migrating {_shown(database_url)} to the newest schema...")
+    migrate.upgrade(database_url)
+
+
+def _serve(host: str, port: int) -> None:
+    uvicorn.run("taktline.app:create_app", factory=True, host=host, port=port)
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Serve the API (and portal) on the configured database, as it is."""
+    _serve(host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the configured database to the newest schema (a no-op when it is there)."""
+    url = _settings().database_url
+    _migrate(url)
+    typer.echo(f"The database is at schema revision {migrate.current_revision(url)}.")
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option(help="Organisation name; created if missing.")],
+    email: Annotated[str, typer.Option(help="The user's email; created if missing.")],
+    role: Annotated[
+        Role,
+        typer.Option(case_sensitive=False, help="Role of a new user; an existing one keeps its."),
+    ],
+) -> None:
+    """Create an API token, and the organisation and user if missing.
+
+    The token is the last line of the output; it is shown this once only.
+    """
+    url = _settings().database_url
+    _require_migrated(url)
+    with _session(url) as session:
+        try:
+            organisation = auth_service.get_or_create_org(session, org)
+            user = auth_service.get_or_create_user(session, organisation, email, role)
+            token = auth_service.create_token(session, user)
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+        typer.echo(f"A new API token for {user.email} ({user.role}) of {organisation.name}:")
+    typer.echo(token)
+
+
+@app.command()
+def demo(
+    org: Annotated[str, typer.Option(help="Organisation to load it into.")] = DEMO_ORG,
+) -> None:
+    """Migrate, then load the Sunshine Beverages demo (running it twice adds nothing)."""
+    url = _settings().database_url
+    _migrate(url)
+    with _session(url) as session:
+        organisation = _load_demo(session, org)
+        typer.echo(f"The demo is loaded into {organisation.name}.")
+
+
+def _load_demo(session: Session, org_name: str) -> Organisation:
+    # taktline.demo is written alongside the work and production order services.
+    from taktline import demo as demo_data
+
+    return demo_data.load(session, org_name)
+
+
+@app.command()
+def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Migrate, load the demo if the database is empty, print an admin token, and serve.
+
+    Everything needed to try Taktline in one command.
+    """
+    url = _settings().database_url
+    _migrate(url)
+    with _session(url) as session:
+        if session.scalar(select(Organisation.id).limit(1)) is None:
+            typer.echo(f"The database is empty: loading the {DEMO_ORG} demo...")
+            organisation = _load_demo(session, DEMO_ORG)
+            auth_service.get_or_create_user(session, organisation, DEMO_ADMIN_EMAIL, Role.ADMIN)
+        # A fresh token on every start: tokens are stored hashed, so an old one cannot be
+        # shown again. A database that has data but no demo admin gets none.
+        row = session.execute(
+            select(User, Organisation.name)
+            .join(Organisation, Organisation.id == User.org_id)
+            .where(User.email == DEMO_ADMIN_EMAIL)
+        ).first()
+        token = auth_service.create_token(session, row[0]) if row is not None else None
+
+    base = f"http://{host}:{port}"
+    typer.echo("")
+    typer.echo(f"Taktline is starting on {_shown(url)}")
+    if importlib.util.find_spec("taktline.portal") is not None:
+        typer.echo(f"  Portal:    {base}/")
+    typer.echo(f"  API docs:  {base}/docs")
+    typer.echo(f"  API:       {base}/api/v1  (send `Authorization: Bearer <token>`)")
+    if row is None or token is None:
+        typer.echo("No demo admin in this database: create a token with `taktline token create`.")
+    else:
+        typer.echo(f"A new API token for {DEMO_ADMIN_EMAIL} (admin of {row[1]}):")
+        typer.echo(token)
+    typer.echo("")
+    _serve(host, port)

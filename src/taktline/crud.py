@@ -3,14 +3,14 @@ organisation, page through a list, and apply a PATCH under optimistic locking.""
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from taktline.auth.permissions import Actor
 from taktline.db import OrgScoped, transaction
-from taktline.errors import Conflict, NotFound, PreconditionFailed
+from taktline.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationProblem
 from taktline.events import service as events
 
 M = TypeVar("M", bound=OrgScoped)
@@ -30,7 +30,7 @@ def get_owned(
     if for_update:
         # On PostgreSQL, concurrent actions on one record take turns; the second then sees
         # the first one's result. SQLite serialises writers at BEGIN already.
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     record = session.scalars(stmt).first()
     if record is None:
         raise NotFound(kind, record_id)
@@ -48,7 +48,7 @@ def check_version(record: OrgScoped, expected: int | None, number: str | None = 
 
 
 def page(
-    session: Session, stmt: Select[tuple[M]], model: type[M], after: uuid.UUID | None, limit: int
+    session: Session, stmt: Select[M], model: type[M], after: uuid.UUID | None, limit: int
 ) -> tuple[Sequence[M], uuid.UUID | None]:
     """One page in id order (ids are time-ordered, so: creation order) and the next cursor."""
     if after is not None:
@@ -98,17 +98,26 @@ def ensure_unique(
 
 
 def create_record(
-    session: Session, actor: Actor, model: type[M], values: Mapping[str, Any], *, kind: str,
+    session: Session,
+    actor: Actor,
+    model: type[M],
+    values: Mapping[str, Any],
+    *,
+    kind: str,
     unique: str,
 ) -> M:
     """Creates a simple record (item, facility, customer, resource), audited, in one transaction."""
     with transaction(session):
         ensure_unique(session, model, actor.org_id, unique, values[unique], kind=kind)
-        record = model(org_id=actor.org_id, **values)
+        record: M = cast(Any, model)(org_id=actor.org_id, **values)
         session.add(record)
         session.flush()
         events.record(
-            session, actor, kind, record.id, "create",
+            session,
+            actor,
+            kind,
+            record.id,
+            "create",
             changes={k: _jsonable(v) for k, v in values.items()},
         )
     return record
@@ -141,3 +150,29 @@ def update_record(
             events.record(session, actor, kind, record.id, "update", changes=diff)
             session.flush()
     return record
+
+
+Loc = Sequence[str | int]
+
+
+def resolve_refs(
+    session: Session,
+    model: type[M],
+    org_id: uuid.UUID,
+    refs: Sequence[tuple[Loc, uuid.UUID]],
+    *,
+    kind: str,
+) -> dict[uuid.UUID, M]:
+    """Loads every record a body refers to in one query; each id that is not the actor's
+    organisation's is reported at its place in the body, exactly as an id that does not exist."""
+    wanted = {ref for _, ref in refs}
+    if not wanted:
+        return {}
+    found = {
+        r.id: r
+        for r in session.scalars(select(model).where(model.id.in_(wanted), model.org_id == org_id))
+    }
+    missing = [FieldError(loc, f"no {kind} with this id") for loc, ref in refs if ref not in found]
+    if missing:
+        raise ValidationProblem(missing)
+    return found

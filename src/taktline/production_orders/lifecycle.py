@@ -50,7 +50,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("schedule", frozenset({State.DRAFT}), State.SCHEDULED, _has_draft_work),
     Transition("cancel", _OPEN, State.CANCELED),
     Transition(
-        "delete", frozenset({State.DRAFT, State.CANCELED}), State.DELETED,
+        "delete",
+        frozenset({State.DRAFT, State.CANCELED}),
+        State.DELETED,
         _nothing_booked_or_completed,
     ),
 )
@@ -66,6 +68,10 @@ def allowed_actions(po: ProductionOrderView) -> tuple[str, ...]:
         for t in TRANSITIONS
         if po.state in t.sources and (t.guard is None or t.guard(po) is None)
     )
+
+
+def target_state(action: str) -> State | None:
+    return _BY_ACTION[action].target
 
 
 def refusal(po: ProductionOrderView, action: str) -> str | None:
@@ -90,9 +96,7 @@ def derive_state(current: State, work_order_states: Iterable[State]) -> State:
     states = [s for s in work_order_states if s is not State.DELETED]
     if states and all(s in _WORK_DONE for s in states) and State.COMPLETED in states:
         return State.COMPLETED
-    if current is State.IN_PROCESS or any(
-        s in (State.IN_PROCESS, State.COMPLETED) for s in states
-    ):
+    if current is State.IN_PROCESS or any(s in (State.IN_PROCESS, State.COMPLETED) for s in states):
         return State.IN_PROCESS
     live = [s for s in states if s is not State.CANCELED]
     if live and all(s is State.SCHEDULED for s in live):

@@ -26,7 +26,11 @@ def create_resource(
 ) -> JSONResponse:
     require(actor, Permission.PLAN, "create resources")
     return create_idempotently(
-        session, actor, request, key, body,
+        session,
+        actor,
+        request,
+        key,
+        body,
         lambda: ResourceOut.model_validate(service.create(session, actor, body)),
     )
 
@@ -42,8 +46,14 @@ def list_resources(
     q: Annotated[str | None, Query(description="Text in the code or name.")] = None,
 ) -> Page[ResourceOut]:
     rows, last = service.list_page(
-        session, actor, kind=kind, facility_id=facility_id, active=active, q=q,
-        after=paging.after, limit=paging.limit,
+        session,
+        actor,
+        kind=kind,
+        facility_id=facility_id,
+        active=active,
+        q=q,
+        after=paging.after,
+        limit=paging.limit,
     )
     return Page(
         items=[ResourceOut.model_validate(r) for r in rows],

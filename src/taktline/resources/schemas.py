@@ -5,7 +5,15 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from taktline.resources.models import ResourceKind
-from taktline.schemas import Code, Name, NonNegativeQuantity, PatchBody, RecordOut, RequestBody, Unit
+from taktline.schemas import (
+    Code,
+    Name,
+    NonNegativeQuantity,
+    PatchBody,
+    RecordOut,
+    RequestBody,
+    Unit,
+)
 
 
 class ResourceCreate(RequestBody):

@@ -81,6 +81,13 @@ def update(
     if "facility_id" in changes:
         _check_facility(session, actor, changes["facility_id"])
     return crud.update_record(
-        session, actor, Resource, resource_id, changes, expected_version,
-        kind="resource", unique="code", check=_check_capacity,
+        session,
+        actor,
+        Resource,
+        resource_id,
+        changes,
+        expected_version,
+        kind="resource",
+        unique="code",
+        check=_check_capacity,
     )

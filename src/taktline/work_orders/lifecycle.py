@@ -99,12 +99,15 @@ _ANY_OPEN = frozenset({State.DRAFT, State.SCHEDULED, State.IN_PROCESS})
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("update", frozenset({State.DRAFT}), None),
-    Transition("schedule", frozenset({State.DRAFT}), State.SCHEDULED, _has_line_items_and_open_order),
+    Transition(
+        "schedule", frozenset({State.DRAFT}), State.SCHEDULED, _has_line_items_and_open_order
+    ),
     Transition("unschedule", frozenset({State.SCHEDULED}), State.DRAFT),
     Transition("start", frozenset({State.SCHEDULED}), State.IN_PROCESS),
     Transition("pause", frozenset({State.IN_PROCESS}), None, _not_on_hold),
     Transition("resume", frozenset({State.IN_PROCESS}), None, _on_hold),
     Transition("report", frozenset({State.IN_PROCESS}), None, _not_on_hold),
+    Transition("skip", frozenset({State.IN_PROCESS}), None, _not_on_hold),
     Transition("complete", frozenset({State.IN_PROCESS}), State.COMPLETED, _ready_to_complete),
     Transition("cancel", _ANY_OPEN, State.CANCELED),
     Transition("delete", frozenset({State.DRAFT, State.CANCELED}), State.DELETED),
@@ -168,9 +171,7 @@ def schedule_problems(line_items: Sequence[LineItemView]) -> list[str]:
     return problems
 
 
-def line_item_after_report(
-    status: LineItemStatus, done: bool
-) -> LineItemStatus:
+def line_item_after_report(status: LineItemStatus, done: bool) -> LineItemStatus:
     """A report starts a PENDING line item; `done` finishes it. Finished ones take no more."""
     if status in FINISHED_LINE_ITEM:
         raise ValueError(f"line item is already {status}")

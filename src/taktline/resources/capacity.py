@@ -1,0 +1,45 @@
+"""How many jobs a resource runs at a time, as pure functions over windows.
+
+Used to refuse a booking that would put a resource beyond its parallel capacity, and to
+find the earliest window where a job fits. Windows are half-open: [start, end).
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+Window = tuple[datetime, datetime]
+
+
+def overlaps(a: Window, b: Window) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def peak_load(window: Window, booked: Iterable[Window]) -> int:
+    """The most booked windows running at one instant inside `window`."""
+    inside = [(max(s, window[0]), min(e, window[1])) for s, e in booked if overlaps((s, e), window)]
+    points = sorted([(s, 1) for s, _ in inside] + [(e, -1) for _, e in inside])
+    peak = running = 0
+    for _, delta in points:  # ends sort before starts at the same instant: half-open windows
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def fits(window: Window, booked: Sequence[Window], capacity: int) -> bool:
+    return peak_load(window, booked) < capacity
+
+
+def earliest_fit(
+    not_before: datetime, duration: timedelta, booked: Sequence[Window], capacity: int
+) -> Window:
+    """The earliest window of `duration` starting at or after `not_before` that fits.
+
+    A job can only start at `not_before` or when a booked window ends, so those are the only
+    candidates to try.
+    """
+    candidates = sorted({not_before} | {e for _, e in booked if e > not_before})
+    for start in candidates:
+        window = (start, start + duration)
+        if fits(window, booked, capacity):
+            return window
+    raise AssertionError("unreachable: after the last booked window everything fits")

@@ -1,0 +1,212 @@
+"""Request and response bodies of work orders and their line items."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from taktline.schemas import (
+    Minutes,
+    Name,
+    NonNegativeQuantity,
+    PatchBody,
+    PositiveQuantity,
+    Priority,
+    Reason,
+    RecordOut,
+    RequestBody,
+    ResponseBody,
+    Timestamp,
+    Unit,
+)
+from taktline.work_orders.lifecycle import LineItemStatus, State
+
+Instructions = Annotated[str, StringConstraints(max_length=10_000)]
+MAX_LINE_ITEMS = 100
+
+
+def _check_window(start: datetime | None, end: datetime | None, what: str = "planned") -> None:
+    if (start is None) != (end is None):
+        raise ValueError(f"give both {what}_start and {what}_end, or neither")
+    if start is not None and end is not None and end <= start:
+        raise ValueError(f"{what}_end must be after {what}_start")
+
+
+class LineItemIn(RequestBody):
+    sequence: int | None = Field(
+        default=None, ge=1, le=10_000, description="Order of the operation; defaults to position."
+    )
+    operation: Name
+    resource_id: uuid.UUID | None = None
+    setup_minutes: Minutes = Decimal(0)
+    run_minutes_per_unit: Minutes = Decimal(0)
+    planned_start: Timestamp | None = None
+    planned_end: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        _check_window(self.planned_start, self.planned_end)
+        return self
+
+
+def _check_sequences(line_items: list[LineItemIn]) -> None:
+    given = [li.sequence for li in line_items if li.sequence is not None]
+    if given and len(given) != len(line_items):
+        raise ValueError("give a sequence for every line item or for none")
+    if len(set(given)) != len(given):
+        raise ValueError("line item sequences must be unique")
+
+
+class WorkOrderFields(RequestBody):
+    """What a work order is made of, whether created alone or inside a production order."""
+
+    item_id: uuid.UUID
+    quantity: PositiveQuantity
+    unit: Unit | None = Field(default=None, description="Defaults to the item's unit.")
+    instructions: Instructions | None = None
+    due_date: Timestamp | None = None
+    priority: Priority = 50
+    line_items: list[LineItemIn] = Field(default_factory=list, max_length=MAX_LINE_ITEMS)
+
+    @model_validator(mode="after")
+    def _sequences(self) -> Self:
+        _check_sequences(self.line_items)
+        return self
+
+
+class WorkOrderCreate(WorkOrderFields):
+    production_order_id: uuid.UUID | None = None
+
+
+class WorkOrderUpdate(PatchBody):
+    """Only while DRAFT. `line_items`, when given, replaces the whole list."""
+
+    nullable = frozenset({"instructions", "due_date", "unit"})
+
+    item_id: uuid.UUID | None = None
+    quantity: PositiveQuantity | None = None
+    unit: Unit | None = None
+    instructions: Instructions | None = None
+    due_date: Timestamp | None = None
+    priority: Priority | None = None
+    line_items: list[LineItemIn] | None = Field(default=None, max_length=MAX_LINE_ITEMS)
+
+    @model_validator(mode="after")
+    def _sequences(self) -> Self:
+        if self.line_items is not None:
+            _check_sequences(self.line_items)
+        return self
+
+
+class LineItemWindow(RequestBody):
+    id: uuid.UUID
+    planned_start: Timestamp
+    planned_end: Timestamp
+    resource_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        _check_window(self.planned_start, self.planned_end)
+        return self
+
+
+class ScheduleRequest(RequestBody):
+    """Either windows for the line items, or `start` to lay them out back to back from then,
+    each at the earliest time its resource is free. With neither, the planned windows the
+    line items already have are booked."""
+
+    start: Timestamp | None = None
+    line_items: list[LineItemWindow] = Field(default_factory=list, max_length=MAX_LINE_ITEMS)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Self:
+        if self.start is not None and self.line_items:
+            raise ValueError("give either start or line_items windows, not both")
+        return self
+
+
+class ReasonRequest(RequestBody):
+    reason: Reason
+
+
+class CompleteRequest(RequestBody):
+    quantity_produced: NonNegativeQuantity | None = Field(
+        default=None, description="Defaults to what the last line item reported."
+    )
+    quantity_scrapped: NonNegativeQuantity | None = Field(
+        default=None, description="Defaults to the scrap reported on the line items."
+    )
+
+
+class ReportRequest(RequestBody):
+    quantity_completed: NonNegativeQuantity = Decimal(0)
+    quantity_scrapped: NonNegativeQuantity = Decimal(0)
+    done: bool = False
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.done and self.quantity_completed == 0 and self.quantity_scrapped == 0:
+            raise ValueError("report a quantity completed or scrapped, or done: true")
+        return self
+
+
+class ResourceRef(ResponseBody):
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+class LineItemOut(ResponseBody):
+    id: uuid.UUID
+    sequence: int
+    operation: str
+    resource_id: uuid.UUID | None
+    resource: ResourceRef | None = None
+    setup_minutes: Decimal
+    run_minutes_per_unit: Decimal
+    planned_start: datetime | None
+    planned_end: datetime | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    quantity_completed: Decimal
+    quantity_scrapped: Decimal
+    status: LineItemStatus
+
+
+class WorkOrderOut(RecordOut):
+    number: str
+    state: State
+    production_order_id: uuid.UUID | None
+    item_id: uuid.UUID
+    quantity: Decimal
+    unit: str
+    instructions: str | None
+    due_date: datetime | None
+    priority: int
+    planned_start: datetime | None
+    planned_end: datetime | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    quantity_produced: Decimal
+    quantity_scrapped: Decimal
+    on_hold: bool
+    hold_reason: str | None
+    line_items: list[LineItemOut]
+    resource_ids: list[uuid.UUID] = Field(description="The resources its line items run on.")
+    allowed_actions: list[str] = Field(description="What may be done to it now.")
+
+
+class EventOut(ResponseBody):
+    id: uuid.UUID
+    at: datetime
+    entity_type: str
+    entity_id: uuid.UUID
+    action: str
+    from_state: str | None
+    to_state: str | None
+    actor_email: str | None
+    reason: str | None
+    changes: dict[str, object]

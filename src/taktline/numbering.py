@@ -32,7 +32,9 @@ def next_numbers(session: Session, org_id: uuid.UUID, kind: str, count: int = 1)
     if last is None:
         try:
             with session.begin_nested():
-                session.execute(insert(NumberSequence).values(org_id=org_id, kind=kind, last_value=0))
+                session.execute(
+                    insert(NumberSequence).values(org_id=org_id, kind=kind, last_value=0)
+                )
         except IntegrityError:
             pass  # another transaction created it first; the UPDATE below waits for it
         last = session.execute(stmt).scalar_one()

@@ -47,7 +47,7 @@ def expected_version(
     raw = if_match.strip().removeprefix("W/").strip('"')
     if not raw.isdigit():
         raise ValidationProblem(
-            [FieldError(["header", "If-Match"], f"expected an ETag such as \"3\", got {if_match!r}")]
+            [FieldError(["header", "If-Match"], f'expected an ETag such as "3", got {if_match!r}')]
         )
     return int(raw)
 
@@ -78,7 +78,9 @@ class PageParams:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=500, description="Page size, at most 500.")] = 50,
-        cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
+        cursor: Annotated[
+            str | None, Query(description="`next_cursor` of the page before.")
+        ] = None,
     ) -> None:
         self.limit = limit
         self.after = decode_cursor(cursor)

@@ -51,9 +51,7 @@ def _fingerprint(request: Request, body: BaseModel) -> str:
     return hashlib.sha256(f"{request.method} {request.url.path} {canonical}".encode()).hexdigest()
 
 
-def _replay(
-    session: Session, actor: Actor, key: str, fingerprint: str
-) -> JSONResponse | None:
+def _replay(session: Session, actor: Actor, key: str, fingerprint: str) -> JSONResponse | None:
     record = session.get(IdempotencyRecord, (actor.org_id, key))
     if record is None:
         return None

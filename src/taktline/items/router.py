@@ -18,11 +18,19 @@ router = APIRouter(prefix="/items", tags=["items"])
 
 @router.post("", status_code=201, response_model=ItemOut)
 def create_item(
-    body: ItemCreate, request: Request, session: SessionDep, actor: ActorDep, key: IdempotencyKey = None
+    body: ItemCreate,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     require(actor, Permission.PLAN, "create items")
     return create_idempotently(
-        session, actor, request, key, body,
+        session,
+        actor,
+        request,
+        key,
+        body,
         lambda: ItemOut.model_validate(service.create(session, actor, body)),
     )
 
@@ -45,7 +53,9 @@ def list_items(
 
 
 @router.get("/{item_id}")
-def get_item(item_id: uuid.UUID, response: Response, session: SessionDep, actor: ActorDep) -> ItemOut:
+def get_item(
+    item_id: uuid.UUID, response: Response, session: SessionDep, actor: ActorDep
+) -> ItemOut:
     item = service.get(session, actor, item_id)
     set_etag(response, item.version)
     return ItemOut.model_validate(item)

@@ -32,7 +32,11 @@ def create_facility(
 ) -> JSONResponse:
     require(actor, Permission.PLAN, "create facilities")
     return create_idempotently(
-        session, actor, request, key, body,
+        session,
+        actor,
+        request,
+        key,
+        body,
         lambda: FacilityOut.model_validate(service.create_facility(session, actor, body)),
     )
 
@@ -80,7 +84,11 @@ def create_customer(
 ) -> JSONResponse:
     require(actor, Permission.PLAN, "create customers")
     return create_idempotently(
-        session, actor, request, key, body,
+        session,
+        actor,
+        request,
+        key,
+        body,
         lambda: CustomerOut.model_validate(service.create_customer(session, actor, body)),
     )
 

@@ -37,8 +37,14 @@ def update_facility(
     expected_version: int | None,
 ) -> Facility:
     return crud.update_record(
-        session, actor, Facility, facility_id, body.changes(), expected_version,
-        kind="facility", unique="name",
+        session,
+        actor,
+        Facility,
+        facility_id,
+        body.changes(),
+        expected_version,
+        kind="facility",
+        unique="name",
     )
 
 
@@ -67,6 +73,12 @@ def update_customer(
     expected_version: int | None,
 ) -> Customer:
     return crud.update_record(
-        session, actor, Customer, customer_id, body.changes(), expected_version,
-        kind="customer", unique="name",
+        session,
+        actor,
+        Customer,
+        customer_id,
+        body.changes(),
+        expected_version,
+        kind="customer",
+        unique="name",
     )

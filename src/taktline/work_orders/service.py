@@ -141,7 +141,7 @@ def present(session: Session, work_orders: Sequence[WorkOrder]) -> list[WorkOrde
         rows = session.execute(
             select(ProductionOrder.id, ProductionOrder.state).where(ProductionOrder.id.in_(po_ids))
         )
-        po_states = {po_id: state for po_id, state in rows}
+        po_states = dict(rows.tuples().all())
     out = []
     for wo in work_orders:
         view = _view(wo, po_states.get(wo.production_order_id) if wo.production_order_id else None)

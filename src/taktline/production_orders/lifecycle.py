@@ -8,7 +8,7 @@ same transaction as every work order change, so the order is never stale.
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from taktline.work_orders.lifecycle import State
+from taktline.work_orders.lifecycle import State, only_from
 
 _WORK_DONE = frozenset({State.COMPLETED, State.CANCELED, State.DELETED})
 _OPEN = frozenset({State.DRAFT, State.SCHEDULED, State.IN_PROCESS})
@@ -78,7 +78,7 @@ def refusal(po: ProductionOrderView, action: str) -> str | None:
     """Why `action` may not be taken now, or None."""
     transition = _BY_ACTION[action]
     if po.state not in transition.sources:
-        return f"{action} is not allowed from {po.state}"
+        return only_from(action, transition.sources)
     return transition.guard(po) if transition.guard else None
 
 

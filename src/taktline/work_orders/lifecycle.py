@@ -131,6 +131,10 @@ class Decision:
         return self.refused is None
 
 
+def only_from(action: str, sources: frozenset[State]) -> str:
+    return f"{action} is allowed only from {' or '.join(s for s in State if s in sources)}"
+
+
 def allowed_actions(wo: WorkOrderView) -> tuple[str, ...]:
     """Every action that may be taken now: the portal's buttons and the 409 body alike."""
     return tuple(
@@ -144,7 +148,7 @@ def decide(wo: WorkOrderView, action: str) -> Decision:
     transition = _BY_ACTION[action]
     refused: str | None = None
     if wo.state not in transition.sources:
-        refused = f"{action} is not allowed from {wo.state}"
+        refused = only_from(action, transition.sources)
     elif transition.guard is not None:
         refused = transition.guard(wo)
     return Decision(

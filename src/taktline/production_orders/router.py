@@ -73,7 +73,8 @@ def list_production_orders(
         paging.limit,
     )
     return Page(
-        items=service.present(session, rows), next_cursor=encode_cursor(last) if last else None
+        items=service.present(session, rows, with_work_orders=False),
+        next_cursor=encode_cursor(last) if last else None,
     )
 
 

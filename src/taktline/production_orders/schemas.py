@@ -102,6 +102,8 @@ class ProductionOrderOut(RecordOut):
     priority: int
     notes: str | None
     items: list[ProductionOrderItemOut]
-    work_orders: list[WorkOrderBrief]
+    work_orders: list[WorkOrderBrief] | None = Field(
+        description="Its work orders (not DELETED); null in lists, where `summary` tells."
+    )
     summary: WorkOrderSummary
     allowed_actions: list[str]

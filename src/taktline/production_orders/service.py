@@ -90,53 +90,69 @@ def list_page(
     return crud.page(session, stmt, ProductionOrder, after, limit)
 
 
-def present(session: Session, orders: Sequence[ProductionOrder]) -> list[ProductionOrderOut]:
-    """Response bodies with work order briefs and progress: one query for all work orders."""
-    by_order: dict[uuid.UUID, list[WorkOrder]] = defaultdict(list)
-    if orders:
-        rows = session.scalars(
-            select(WorkOrder)
-            .where(
-                WorkOrder.production_order_id.in_([po.id for po in orders]),
-                WorkOrder.state != State.DELETED,
+def present(
+    session: Session, orders: Sequence[ProductionOrder], *, with_work_orders: bool = True
+) -> list[ProductionOrderOut]:
+    """Response bodies with progress and allowed actions, from one aggregate query for the
+    whole page; the work order briefs (one more query) only where asked for: a list shows
+    the summary, the detail page the work orders themselves."""
+    ids = [po.id for po in orders]
+    counts: dict[uuid.UUID, Counter[State]] = defaultdict(Counter)
+    produced: dict[uuid.UUID, dict[uuid.UUID, Decimal]] = defaultdict(dict)
+    briefs: dict[uuid.UUID, list[WorkOrderBrief]] = defaultdict(list)
+    if ids:
+        live = (WorkOrder.production_order_id.in_(ids), WorkOrder.state != State.DELETED)
+        rows = session.execute(
+            select(
+                WorkOrder.production_order_id,
+                WorkOrder.state,
+                WorkOrder.item_id,
+                func.count(),
+                func.sum(WorkOrder.quantity_produced),
             )
-            .options(raiseload(WorkOrder.line_items))
-            .order_by(WorkOrder.id)
+            .where(*live)
+            .group_by(WorkOrder.production_order_id, WorkOrder.state, WorkOrder.item_id)
         )
-        for wo in rows:
-            assert wo.production_order_id is not None
-            by_order[wo.production_order_id].append(wo)
+        for po_id, state, item_id, n, made in rows:
+            assert po_id is not None
+            counts[po_id][state] += n
+            produced[po_id][item_id] = produced[po_id].get(item_id, Decimal(0)) + made
+        if with_work_orders:
+            for wo in session.scalars(
+                select(WorkOrder)
+                .where(*live)
+                .options(raiseload(WorkOrder.line_items))
+                .order_by(WorkOrder.id)
+            ):
+                assert wo.production_order_id is not None
+                briefs[wo.production_order_id].append(WorkOrderBrief.model_validate(wo))
     out = []
     for po in orders:
-        wos = by_order[po.id]
-        produced_by_item: Counter[uuid.UUID] = Counter()
-        for wo in wos:
-            produced_by_item[wo.item_id] += wo.quantity_produced  # type: ignore[assignment]
-        items = []
-        for poi in po.items:
-            produced = Decimal(produced_by_item.pop(poi.item_id, 0))
-            items.append(
-                ProductionOrderItemOut.model_validate(poi).model_copy(
-                    update={"quantity_produced": produced}
-                )
+        made_by_item = dict(produced[po.id])
+        items = [
+            ProductionOrderItemOut.model_validate(poi).model_copy(
+                # an item listed twice is credited once, on its first line
+                update={"quantity_produced": made_by_item.pop(poi.item_id, Decimal(0))}
             )
+            for poi in po.items
+        ]
         planned = sum((i.quantity for i in items), Decimal(0))
-        produced_total = sum((i.quantity_produced for i in items), Decimal(0))
-        percent = min(Decimal(100), produced_total * 100 / planned) if planned else Decimal(0)
-        view = ProductionOrderView(po.state, tuple(wo.state for wo in wos))
+        made = sum((i.quantity_produced for i in items), Decimal(0))
+        percent = min(Decimal(100), made * 100 / planned) if planned else Decimal(0)
+        by_state = counts[po.id]
+        view = ProductionOrderView(po.state, tuple(by_state))
+        fields = {c: getattr(po, c) for c in ProductionOrderOut.model_fields if hasattr(po, c)}
         out.append(
             ProductionOrderOut.model_validate(
                 {
-                    **{
-                        c: getattr(po, c) for c in ProductionOrderOut.model_fields if hasattr(po, c)
-                    },
+                    **fields,
                     "items": items,
-                    "work_orders": [WorkOrderBrief.model_validate(wo) for wo in wos],
+                    "work_orders": briefs[po.id] if with_work_orders else None,
                     "summary": WorkOrderSummary(
-                        count=len(wos),
-                        by_state=dict(Counter(wo.state for wo in wos)),
+                        count=sum(by_state.values()),
+                        by_state=dict(by_state),
                         quantity_planned=planned,
-                        quantity_produced=produced_total,
+                        quantity_produced=made,
                         progress_percent=percent.quantize(Decimal("0.1")),
                     ),
                     "allowed_actions": list(allowed_actions(view)),

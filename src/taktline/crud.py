@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from taktline.auth.permissions import Actor
@@ -176,3 +176,11 @@ def resolve_refs(
     if missing:
         raise ValidationProblem(missing)
     return found
+
+
+def text_match(q: str, *columns: Any) -> ColumnElement[bool]:
+    """Case-insensitive "contains `q`" over any of the columns. `%` and `_` in the text are
+    matched literally. ILIKE on PostgreSQL, where trigram indexes serve it."""
+    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))

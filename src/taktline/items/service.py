@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taktline import crud
@@ -33,10 +33,7 @@ def list_page(
     if type is not None:
         stmt = stmt.where(Item.type == type)
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(
-            or_(func.lower(Item.sku).like(pattern), func.lower(Item.name).like(pattern))
-        )
+        stmt = stmt.where(crud.text_match(q, Item.sku, Item.name))
     return crud.page(session, stmt, Item, after, limit)
 
 

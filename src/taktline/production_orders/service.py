@@ -71,19 +71,17 @@ def list_page(
     if f.due_before is not None:
         stmt = stmt.where(ProductionOrder.due_date < f.due_before)
     if f.q:
-        pattern = f"%{f.q.strip().lower()}%"
         with_item = (
             select(ProductionOrderItem.production_order_id)
             .join(Item, Item.id == ProductionOrderItem.item_id)
             .where(
                 ProductionOrderItem.org_id == actor.org_id,
-                or_(func.lower(Item.sku).like(pattern), func.lower(Item.name).like(pattern)),
+                crud.text_match(f.q, Item.sku, Item.name),
             )
         )
         stmt = stmt.where(
             or_(
-                func.lower(ProductionOrder.number).like(pattern),
-                func.lower(ProductionOrder.reference).like(pattern),
+                crud.text_match(f.q, ProductionOrder.number, ProductionOrder.reference),
                 ProductionOrder.id.in_(with_item),
             )
         )

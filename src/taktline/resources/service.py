@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taktline import crud
@@ -63,10 +63,7 @@ def list_page(
     if active is not None:
         stmt = stmt.where(Resource.active == active)
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(
-            or_(func.lower(Resource.code).like(pattern), func.lower(Resource.name).like(pattern))
-        )
+        stmt = stmt.where(crud.text_match(q, Resource.code, Resource.name))
     return crud.page(session, stmt, Resource, after, limit)
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from taktline import crud
@@ -112,13 +112,11 @@ def list_page(
     if f.due_before is not None:
         stmt = stmt.where(WorkOrder.due_date < f.due_before)
     if f.q:
-        pattern = f"%{f.q.strip().lower()}%"
         matching_items = select(Item.id).where(
-            Item.org_id == actor.org_id,
-            or_(func.lower(Item.sku).like(pattern), func.lower(Item.name).like(pattern)),
+            Item.org_id == actor.org_id, crud.text_match(f.q, Item.sku, Item.name)
         )
         stmt = stmt.where(
-            or_(func.lower(WorkOrder.number).like(pattern), WorkOrder.item_id.in_(matching_items))
+            or_(crud.text_match(f.q, WorkOrder.number), WorkOrder.item_id.in_(matching_items))
         )
     return crud.page(session, stmt, WorkOrder, after, limit)
 

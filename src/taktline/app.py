@@ -1,6 +1,10 @@
 """create_app(): the API routers, the error handlers and the middleware, on one database."""
 
+import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from taktline import __version__
 from taktline.api import problems
@@ -24,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Production orders, work orders, resources and their lifecycle.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from the installed Swagger UI: no CDN needed
         redoc_url=None,
     )
     engine = create_db_engine(settings.database_url)
@@ -43,6 +47,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         api.include_router(router)
     app.include_router(api)
+    _install_docs(app)
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Interactive API docs whose scripts come from this server, so they work offline."""
+    app.mount(
+        "/static/swagger-ui",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger-ui",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="Taktline API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )

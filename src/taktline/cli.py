@@ -20,11 +20,10 @@ from taktline.auth.models import User
 from taktline.auth.permissions import Role
 from taktline.config import Settings
 from taktline.db import create_db_engine, create_session_factory
+from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG
+from taktline.demo import load as load_demo
 from taktline.errors import Problem
 from taktline.orgs.models import Organisation
-
-DEMO_ORG = "Sunshine Beverages"
-DEMO_ADMIN_EMAIL = "admin@sunshine.example"
 
 app = typer.Typer(
     help="Taktline: a production portal for contract manufacturers.",
@@ -130,15 +129,8 @@ def demo(
     url = _settings().database_url
     _migrate(url)
     with _session(url) as session:
-        organisation = _load_demo(session, org)
+        organisation = load_demo(session, org)
         typer.echo(f"The demo is loaded into {organisation.name}.")
-
-
-def _load_demo(session: Session, org_name: str) -> Organisation:
-    # taktline.demo is written alongside the work and production order services.
-    from taktline import demo as demo_data
-
-    return demo_data.load(session, org_name)
 
 
 @app.command()
@@ -152,7 +144,7 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     with _session(url) as session:
         if session.scalar(select(Organisation.id).limit(1)) is None:
             typer.echo(f"The database is empty: loading the {DEMO_ORG} demo...")
-            organisation = _load_demo(session, DEMO_ORG)
+            organisation = load_demo(session, DEMO_ORG)
             auth_service.get_or_create_user(session, organisation, DEMO_ADMIN_EMAIL, Role.ADMIN)
         # A fresh token on every start: tokens are stored hashed, so an old one cannot be
         # shown again. A database that has data but no demo admin gets none.

@@ -63,8 +63,14 @@ def ensure_environment() -> None:
     _say("installing Taktline and its dependencies into .venv (pip install -e .[dev])")
     result = subprocess.run(
         [
-            str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--editable", ".[dev]",
+            str(PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--editable",
+            ".[dev]",
         ],
         cwd=ROOT,
         check=False,

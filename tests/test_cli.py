@@ -53,8 +53,16 @@ def test_db_upgrade_migrates_to_head_and_running_it_again_changes_nothing(
 def test_token_create_prints_a_working_token_as_the_last_line(run, cli_database: str) -> None:
     assert run("db", "upgrade").exit_code == 0
 
-    result = run("token", "create", "--org", "Acme Co-Pack", "--email", "Ann@Acme.example",
-                 "--role", "planner")
+    result = run(
+        "token",
+        "create",
+        "--org",
+        "Acme Co-Pack",
+        "--email",
+        "Ann@Acme.example",
+        "--role",
+        "planner",
+    )
 
     assert result.exit_code == 0, result.output
     token = _last_line(result.stdout)
@@ -81,9 +89,7 @@ def test_token_create_for_an_existing_user_adds_a_second_working_token(
         client.app.state.engine.dispose()  # type: ignore[attr-defined]
 
 
-def test_token_create_refuses_an_unknown_role_naming_the_valid_ones(
-    run, cli_database: str
-) -> None:
+def test_token_create_refuses_an_unknown_role_naming_the_valid_ones(run, cli_database: str) -> None:
     assert run("db", "upgrade").exit_code == 0
     app = create_app(Settings(database_url=cli_database))
     before = db_counts(app.state.engine)
@@ -101,8 +107,8 @@ def test_token_create_refuses_an_unknown_role_naming_the_valid_ones(
 
 def test_token_create_refuses_an_email_of_another_organisation(run, cli_database: str) -> None:
     assert run("db", "upgrade").exit_code == 0
-    assert run("token", "create", "--org", "A", "--email", "a@x.example", "--role", "admin")\
-        .exit_code == 0
+    first = run("token", "create", "--org", "A", "--email", "a@x.example", "--role", "admin")
+    assert first.exit_code == 0, first.output
 
     result = run("token", "create", "--org", "B", "--email", "a@x.example", "--role", "admin")
 

@@ -68,6 +68,7 @@ def ensure_environment() -> None:
             "pip",
             "install",
             "--quiet",
+            "--no-input",
             "--disable-pip-version-check",
             "--editable",
             ".[dev]",

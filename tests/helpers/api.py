@@ -45,14 +45,14 @@ def create(
     return response.json()
 
 
-def list_all(
-    client: TestClient, tenant: Tenant, path: str, limit: int = 500, **params: Any
-) -> list[Any]:
-    """Every record of a list, following next_cursor page by page."""
+def list_all(client: TestClient, tenant: Tenant, path: str, **params: Any) -> list[Any]:
+    """Every record of a list (as the viewer), following next_cursor page by page. `params`
+    are the list's query parameters; `limit` (the page size) defaults to 500."""
+    params.setdefault("limit", 500)
     records: list[Any] = []
     cursor: str | None = None
     while True:
-        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        query = {**params, **({"cursor": cursor} if cursor else {})}
         response = client.get(f"{API}{path}", params=query, headers=tenant.headers("viewer"))
         assert response.status_code == 200, response.text
         page = response.json()

@@ -2,6 +2,8 @@
 what the models cannot say: append-only events and, on PostgreSQL, no overlapping bookings."""
 
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -71,6 +73,27 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_rebuilds_them(
     assert _table_names(empty_database_url) <= {"alembic_version"}
     assert migrate.current_revision(empty_database_url) is None
     migrate.upgrade(empty_database_url)
+    assert migrate.pending_changes(empty_database_url) == []
+
+
+@pytest.mark.postgres_only
+def test_concurrent_upgrades_take_turns_and_all_succeed(empty_database_url: str) -> None:
+    # Several app servers may run `taktline up` at the same moment. Separate processes, as
+    # in production (Alembic's context is global to a process).
+    code = "import sys; from taktline import migrate; migrate.upgrade(sys.argv[1])"
+    upgrades = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, empty_database_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in upgrades]
+
+    assert [process.returncode for process in upgrades] == [0, 0, 0], outputs
+    assert migrate.current_revision(empty_database_url) == migrate.head_revision()
     assert migrate.pending_changes(empty_database_url) == []
 
 

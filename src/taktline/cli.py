@@ -101,7 +101,9 @@ def token_create(
     email: Annotated[str, typer.Option(help="The user's email; created if missing.")],
     role: Annotated[
         Role,
-        typer.Option(case_sensitive=False, help="Role of a new user; an existing one keeps its."),
+        typer.Option(
+            case_sensitive=False, help="Role of a new user; an existing user keeps the role it has."
+        ),
     ],
 ) -> None:
     """Create an API token, and the organisation and user if missing.
@@ -157,7 +159,7 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     base = f"http://{host}:{port}"
     typer.echo("")
-    typer.echo(f"Taktline is starting on {_shown(url)}")
+    typer.echo(f"Taktline is starting, on the database {_shown(url)}")
     if importlib.util.find_spec("taktline.portal") is not None:
         typer.echo(f"  Portal:    {base}/")
     typer.echo(f"  API docs:  {base}/docs")

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -172,12 +173,12 @@ def main() -> None:
         results["lists_ms"] = {}
         for name, path in queries.items():
             assert client.get(path, headers=h).status_code == 200
-            median, worst = timed(lambda p=path: client.get(p, headers=h), args.repeat)
+            median, worst = timed(partial(client.get, path, headers=h), args.repeat)
             results["lists_ms"][name] = round(median, 1)
             print(f"GET {name:<28} median {median:7.1f} ms   worst {worst:7.1f} ms")
 
         def start_and_report() -> None:
-            r = client.get(f"/api/v1/work-orders?state=SCHEDULED&limit=1", headers=h)
+            r = client.get("/api/v1/work-orders?state=SCHEDULED&limit=1", headers=h)
             target = r.json()["items"][0]
             post(f"/api/v1/work-orders/{target['id']}/start", {})
             post(

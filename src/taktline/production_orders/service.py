@@ -265,9 +265,11 @@ def schedule(
             (wo for wo in wos if wo.state is State.DRAFT),
             key=lambda wo: (-wo.priority, wo.due_date or _FAR_FUTURE, wo.number),
         )
-        work_orders.lock_resources(session, actor, drafts)
+        ledger = work_orders.BookingLedger.load(
+            session, actor, drafts, start or work_orders.earliest_planned_start(drafts)
+        )
         for wo in drafts:
-            work_orders.schedule_locked(session, actor, wo, po, start=start)
+            work_orders.schedule_locked(session, actor, wo, po, start=start, ledger=ledger)
         _transition(session, actor, po, "schedule")
     return po
 

@@ -34,12 +34,20 @@ def earliest_fit(
 ) -> Window:
     """The earliest window of `duration` starting at or after `not_before` that fits.
 
-    A job can only start at `not_before` or when a booked window ends, so those are the only
-    candidates to try.
+    One sweep over the booked windows in time order (O(n log n)): it tracks since when the
+    load has stayed below `capacity`, and answers as soon as such a stretch is long enough.
     """
-    candidates = sorted({not_before} | {e for _, e in booked if e > not_before})
-    for start in candidates:
-        window = (start, start + duration)
-        if fits(window, booked, capacity):
-            return window
-    raise AssertionError("unreachable: after the last booked window everything fits")
+    points = sorted([(s, 1) for s, _ in booked] + [(e, -1) for _, e in booked])
+    load = 0
+    free_since: datetime | None = not_before
+    for at, delta in points:  # ends sort before starts at one instant: windows are half-open
+        if free_since is not None and at - max(free_since, not_before) >= duration:
+            start = max(free_since, not_before)
+            return start, start + duration
+        load += delta
+        if load >= capacity:
+            free_since = None
+        elif free_since is None:
+            free_since = at
+    start = max(free_since or not_before, not_before)
+    return start, start + duration

@@ -7,6 +7,7 @@ taken, applies it, moves the production order with it and writes the events.
 """
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -331,20 +332,24 @@ def schedule_locked(
     *,
     start: datetime | None = None,
     windows: Sequence[LineItemWindow] = (),
-    loc: Loc | None = None,
+    ledger: "BookingLedger | None" = None,
 ) -> None:
     """Schedules a work order the caller has locked: sets the windows, books the resources.
-    Shared with the production order's schedule, which runs it for each of its work orders."""
-    loc = loc or ["body"]
+    The production order's schedule runs it for each of its work orders on one ledger."""
     _decide_or_raise(wo, po, "schedule")
     if windows:
-        _apply_windows(session, actor, wo, windows, loc)
+        _apply_windows(session, actor, wo, windows, ["body"])
     if start is not None:
-        _lay_out(session, actor, wo, start)
-    problems = schedule_problems([_line_item_view(li) for li in wo.line_items])
-    if problems:
-        _refuse(wo, po, "schedule", "; ".join(problems))
-    _book(session, actor, wo)
+        _check_can_lay_out(wo)
+    else:
+        problems = schedule_problems([_line_item_view(li) for li in wo.line_items])
+        if problems:
+            _refuse(wo, po, "schedule", "; ".join(problems))
+    if ledger is None:
+        ledger = BookingLedger.load(session, actor, [wo], start or earliest_planned_start([wo]))
+    if start is not None:
+        ledger.lay_out(wo, start)
+    ledger.book(session, actor, wo)
     _refresh_planned_window(wo)
     _transition(session, actor, wo, po, "schedule", changes=_windows_of(wo))
 
@@ -798,64 +803,139 @@ class _ResourceLoad:
         return [b.window for b in self.booked]
 
 
-def _resource_loads(
-    session: Session,
-    actor: Actor,
-    wo: WorkOrder,
-    not_before: datetime | None,
-    not_after: datetime | None,
-) -> dict[uuid.UUID, _ResourceLoad]:
-    """Locks the resources `wo` needs (in id order) and loads their bookings in the span.
+class BookingLedger:
+    """The resources some work orders need, locked, with their bookings from a time on.
 
-    The lock makes concurrent bookings of one resource take turns, so the capacity check
-    below sees every booking committed before it; the exclusion constraint on PostgreSQL
-    backs this up for single-capacity resources.
+    Locking the resources (in id order, all up front) makes concurrent bookings of one
+    resource take turns, so the capacity check sees every booking committed before it, and
+    two use cases never wait on each other; the exclusion constraint on PostgreSQL backs the
+    check up for single-capacity resources. Loaded once, the ledger then serves every work
+    order of a bulk schedule from memory, adding each booking as it is made.
     """
-    ids = sorted({li.resource_id for li in wo.line_items if li.resource_id})
-    resources = session.scalars(
-        select(Resource)
-        .where(Resource.id.in_(ids), Resource.org_id == actor.org_id)
-        .order_by(Resource.id)
-        .with_for_update()
-    ).all()
-    loads = {r.id: _ResourceLoad(r) for r in resources}
-    stmt = (
-        select(
-            ResourceBooking.resource_id,
-            ResourceBooking.starts_at,
-            ResourceBooking.ends_at,
-            WorkOrder.number,
-            LineItem.operation,
+
+    def __init__(self, loads: dict[uuid.UUID, _ResourceLoad]) -> None:
+        self.loads = loads
+
+    @classmethod
+    def load(
+        cls,
+        session: Session,
+        actor: Actor,
+        work_orders: Sequence[WorkOrder],
+        since: datetime | None,
+    ) -> "BookingLedger":
+        ids = sorted(
+            {li.resource_id for wo in work_orders for li in wo.line_items if li.resource_id}
         )
-        .join(WorkOrder, WorkOrder.id == ResourceBooking.work_order_id)
-        .join(LineItem, LineItem.id == ResourceBooking.line_item_id)
-        .where(ResourceBooking.resource_id.in_(ids), ResourceBooking.work_order_id != wo.id)
-    )
-    if not_before is not None:
-        stmt = stmt.where(ResourceBooking.ends_at > not_before)
-    if not_after is not None:
-        stmt = stmt.where(ResourceBooking.starts_at < not_after)
-    for rid, s, e, number, operation in session.execute(stmt):
-        loads[rid].booked.append(_Booked((s, e), number, operation))
-    return loads
-
-
-def lock_resources(session: Session, actor: Actor, work_orders: Sequence[WorkOrder]) -> None:
-    """Locks, in id order, every resource these work orders run on. A use case that books
-    several work orders takes all its resource locks up front, in the same order as any
-    other, so that two of them never wait on each other."""
-    ids = sorted({li.resource_id for wo in work_orders for li in wo.line_items if li.resource_id})
-    if ids:
-        session.execute(
-            select(Resource.id)
+        resources = session.scalars(
+            select(Resource)
             .where(Resource.id.in_(ids), Resource.org_id == actor.org_id)
             .order_by(Resource.id)
             .with_for_update()
         ).all()
+        loads = {r.id: _ResourceLoad(r) for r in resources}
+        stmt = (
+            select(
+                ResourceBooking.resource_id,
+                ResourceBooking.starts_at,
+                ResourceBooking.ends_at,
+                WorkOrder.number,
+                LineItem.operation,
+            )
+            .join(WorkOrder, WorkOrder.id == ResourceBooking.work_order_id)
+            .join(LineItem, LineItem.id == ResourceBooking.line_item_id)
+            .where(ResourceBooking.resource_id.in_(ids))
+        )
+        if since is not None:
+            stmt = stmt.where(ResourceBooking.ends_at > since)
+        for rid, s, e, number, operation in session.execute(stmt):
+            loads[rid].booked.append(_Booked((s, e), number, operation))
+        return cls(loads)
+
+    def lay_out(self, wo: WorkOrder, start: datetime) -> None:
+        """Back to back from `start`, each line item at the earliest time its resource is
+        free (and after the line item before it)."""
+        own: dict[uuid.UUID, list[Window]] = defaultdict(list)
+        cursor = start
+        for li in wo.line_items:
+            assert li.resource_id is not None
+            load = self.loads[li.resource_id]
+            window = earliest_fit(
+                cursor,
+                line_item_duration(li, wo.quantity),
+                load.windows() + own[li.resource_id],
+                load.resource.parallel_capacity,
+            )
+            li.planned_start, li.planned_end = window
+            own[li.resource_id].append(window)
+            cursor = window[1]
+
+    def book(self, session: Session, actor: Actor, wo: WorkOrder) -> None:
+        """Books every line item on its window, or refuses the lot naming what is in the way."""
+        conflicts: list[str] = []
+        details: list[dict[str, Any]] = []
+        for li in wo.line_items:
+            assert li.resource_id is not None
+            assert li.planned_start is not None
+            assert li.planned_end is not None
+            load = self.loads[li.resource_id]
+            resource = load.resource
+            window = (li.planned_start, li.planned_end)
+            label = f"line item {li.sequence} ({li.operation}) on {resource.name}"
+            if not resource.active:
+                conflicts.append(f"{label}: the resource is inactive")
+                continue
+            if (
+                resource.capacity_max is not None
+                and resource.capacity_unit == wo.unit
+                and wo.quantity > resource.capacity_max
+            ):
+                conflicts.append(
+                    f"{label}: {wo.quantity} {wo.unit} is more than its capacity of "
+                    f"{resource.capacity_max} {resource.capacity_unit} per run"
+                )
+                continue
+            if not fits(window, load.windows(), resource.parallel_capacity):
+                clashing = [b for b in load.booked if overlaps(b.window, window)]
+                names = ", ".join(
+                    f"{b.number} ({b.operation}, {b.window[0]:%Y-%m-%d %H:%M} to "
+                    f"{b.window[1]:%Y-%m-%d %H:%M} UTC)"
+                    for b in clashing
+                )
+                conflicts.append(f"{label} overlaps {names}")
+                details.extend(
+                    {
+                        "line_item_id": str(li.id),
+                        "resource_id": str(resource.id),
+                        "work_order_number": b.number,
+                    }
+                    for b in clashing
+                )
+                continue
+            load.booked.append(_Booked(window, wo.number, li.operation))
+            session.add(
+                ResourceBooking(
+                    org_id=actor.org_id,
+                    resource_id=resource.id,
+                    work_order_id=wo.id,
+                    line_item_id=li.id,
+                    starts_at=li.planned_start,
+                    ends_at=li.planned_end,
+                    exclusive=resource.parallel_capacity == 1,
+                )
+            )
+        if conflicts:
+            raise BookingConflict(
+                f"Cannot schedule {wo.number}: " + "; ".join(conflicts) + ".", conflicts=details
+            )
 
 
-def _lay_out(session: Session, actor: Actor, wo: WorkOrder, start: datetime) -> None:
-    """Back to back from `start`, each line item at the earliest time its resource is free."""
+def earliest_planned_start(work_orders: Sequence[WorkOrder]) -> datetime | None:
+    starts = [li.planned_start for wo in work_orders for li in wo.line_items if li.planned_start]
+    return min(starts) if starts else None
+
+
+def _check_can_lay_out(wo: WorkOrder) -> None:
     problems = []
     for li in wo.line_items:
         if li.resource_id is None:
@@ -867,79 +947,3 @@ def _lay_out(session: Session, actor: Actor, wo: WorkOrder, start: datetime) -> 
             )
     if problems:
         raise ValidationProblem([FieldError(["body", "start"], "; ".join(problems))])
-    loads = _resource_loads(session, actor, wo, start, None)
-    cursor = start
-    for li in wo.line_items:
-        assert li.resource_id is not None
-        load = loads[li.resource_id]
-        window = earliest_fit(
-            cursor,
-            line_item_duration(li, wo.quantity),
-            load.windows(),
-            load.resource.parallel_capacity,
-        )
-        li.planned_start, li.planned_end = window
-        load.booked.append(_Booked(window, wo.number, li.operation))
-        cursor = window[1]
-
-
-def _book(session: Session, actor: Actor, wo: WorkOrder) -> None:
-    starts = [li.planned_start for li in wo.line_items if li.planned_start]
-    ends = [li.planned_end for li in wo.line_items if li.planned_end]
-    loads = _resource_loads(session, actor, wo, min(starts), max(ends))
-    conflicts: list[str] = []
-    details: list[dict[str, Any]] = []
-    for li in wo.line_items:
-        assert li.resource_id is not None
-        assert li.planned_start is not None
-        assert li.planned_end is not None
-        load = loads[li.resource_id]
-        resource = load.resource
-        window = (li.planned_start, li.planned_end)
-        label = f"line item {li.sequence} ({li.operation}) on {resource.name}"
-        if not resource.active:
-            conflicts.append(f"{label}: the resource is inactive")
-            continue
-        if (
-            resource.capacity_max is not None
-            and resource.capacity_unit == wo.unit
-            and wo.quantity > resource.capacity_max
-        ):
-            conflicts.append(
-                f"{label}: {wo.quantity} {wo.unit} is more than its capacity of "
-                f"{resource.capacity_max} {resource.capacity_unit} per run"
-            )
-            continue
-        if not fits(window, load.windows(), resource.parallel_capacity):
-            clashing = [b for b in load.booked if overlaps(b.window, window)]
-            names = ", ".join(
-                f"{b.number} ({b.operation}, {b.window[0]:%Y-%m-%d %H:%M} to "
-                f"{b.window[1]:%Y-%m-%d %H:%M} UTC)"
-                for b in clashing
-            )
-            conflicts.append(f"{label} overlaps {names}")
-            details.extend(
-                {
-                    "line_item_id": str(li.id),
-                    "resource_id": str(resource.id),
-                    "work_order_number": b.number,
-                }
-                for b in clashing
-            )
-            continue
-        load.booked.append(_Booked(window, wo.number, li.operation))
-        session.add(
-            ResourceBooking(
-                org_id=actor.org_id,
-                resource_id=resource.id,
-                work_order_id=wo.id,
-                line_item_id=li.id,
-                starts_at=li.planned_start,
-                ends_at=li.planned_end,
-                exclusive=resource.parallel_capacity == 1,
-            )
-        )
-    if conflicts:
-        raise BookingConflict(
-            f"Cannot schedule {wo.number}: " + "; ".join(conflicts) + ".", conflicts=details
-        )

@@ -153,3 +153,40 @@ def test_up_loads_the_demo_into_an_empty_database_and_prints_a_working_admin_tok
         client.app.state.engine.dispose()  # type: ignore[attr-defined]
     assert response.status_code == 200, response.text
     assert len(response.json()["items"]) >= 5  # the demo's resources
+
+
+def test_db_purge_deletes_only_idempotency_answers_older_than_the_ttl(
+    run, cli_database: str
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from taktline.api.idempotency import IdempotencyRecord
+    from taktline.auth import service as auth_service
+    from taktline.db import create_db_engine, create_session_factory, utcnow
+
+    assert run("db", "upgrade").exit_code == 0
+    engine = create_db_engine(cli_database)
+    with create_session_factory(engine)() as session:
+        org = auth_service.get_or_create_org(session, "Purge Co")
+        for key, age in (("old", timedelta(hours=25)), ("fresh", timedelta(hours=1))):
+            session.add(
+                IdempotencyRecord(
+                    org_id=org.id,
+                    key=key,
+                    fingerprint="f" * 64,
+                    status_code=201,
+                    body={},
+                    created_at=utcnow() - age,
+                )
+            )
+        session.commit()
+
+    result = run("db", "purge")
+
+    assert result.exit_code == 0, result.output
+    assert "Purged 1 " in result.output
+    with create_session_factory(engine)() as session:
+        assert session.scalars(select(IdempotencyRecord.key)).all() == ["fresh"]
+    engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session
 
 from taktline import migrate
+from taktline.api.idempotency import purge_expired
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
 from taktline.auth.permissions import Role
@@ -121,6 +122,19 @@ def token_create(
             raise _fail(problem.detail) from None
         typer.echo(f"A new API token for {user.email} ({user.role}) of {organisation.name}:")
     typer.echo(token)
+
+
+@db_app.command("purge")
+def db_purge() -> None:
+    """Delete what may go: stored Idempotency-Key answers older than TAKTLINE_IDEMPOTENCY_TTL_HOURS.
+
+    Run it daily (cron, a systemd timer) on one server; it never touches records or events.
+    """
+    settings = _settings()
+    _require_migrated(settings.database_url)
+    with _session(settings.database_url) as session:
+        purged = purge_expired(session, settings.idempotency_ttl_hours)
+    typer.echo(f"Purged {purged} expired Idempotency-Key answers.")
 
 
 @app.command()

@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from taktline.auth.permissions import Actor
-from taktline.config import get_settings
 from taktline.db import Base, transaction, utcnow
 from taktline.errors import IdempotencyKeyReused
 
@@ -104,8 +103,9 @@ def create_idempotently(
     return JSONResponse(content, status_code=status_code)
 
 
-def purge_expired(session: Session) -> int:
-    cutoff = utcnow() - timedelta(hours=get_settings().idempotency_ttl_hours)
+def purge_expired(session: Session, ttl_hours: int) -> int:
+    """Deletes the stored answers older than `ttl_hours`; a retry after that creates anew."""
+    cutoff = utcnow() - timedelta(hours=ttl_hours)
     with transaction(session):
         result = session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)

@@ -157,6 +157,23 @@ def test_events_refuse_truncate(empty_database_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.postgres_only
+def test_text_filters_are_served_by_trigram_indexes_on_postgresql(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))
+            plan = "\n".join(
+                conn.execute(
+                    text("EXPLAIN SELECT id FROM work_orders WHERE number ILIKE '%000123%'")
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+    assert "ix_trgm_work_orders_number" in plan
+
+
 def _line_items_on_one_resource(session: Session, count: int) -> list[LineItem]:
     """`count` line items of one work order, all on one new resource."""
     org = Organisation(name=f"Bookings {secrets.token_hex(4)}")

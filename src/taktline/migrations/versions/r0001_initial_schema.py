@@ -616,6 +616,17 @@ def downgrade() -> None:
 # --- Written by hand (keep when regenerating) -----------------------------------------------
 
 APPEND_ONLY = "events are append-only: the audit trail is never changed or deleted"
+# The columns the `q` filters search with ILIKE '%text%': a trigram GIN index serves those on
+# PostgreSQL, where a b-tree cannot. (SQLite scans the organisation's rows.)
+TRIGRAM_COLUMNS = [
+    ("items", "sku"),
+    ("items", "name"),
+    ("resources", "code"),
+    ("resources", "name"),
+    ("work_orders", "number"),
+    ("production_orders", "number"),
+    ("production_orders", "reference"),
+]
 
 
 def _is_postgres() -> bool:
@@ -633,6 +644,12 @@ def _create_hand_written() -> None:
             "(resource_id WITH =, tstzrange(starts_at, ends_at, '[)') WITH &&) "
             "WHERE (exclusive)"
         )
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for table, column in TRIGRAM_COLUMNS:
+            op.execute(
+                f"CREATE INDEX ix_trgm_{table}_{column} ON {table} "
+                f"USING gin ({column} gin_trgm_ops)"
+            )
         op.execute(
             "CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN "
@@ -658,6 +675,8 @@ def _create_hand_written() -> None:
 
 def _drop_hand_written() -> None:
     if _is_postgres():
+        for table, column in TRIGRAM_COLUMNS:
+            op.execute(f"DROP INDEX IF EXISTS ix_trgm_{table}_{column}")
         op.execute("DROP TRIGGER IF EXISTS events_no_truncate ON events")
         op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
         op.execute("DROP FUNCTION IF EXISTS events_append_only()")

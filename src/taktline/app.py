@@ -14,6 +14,7 @@ from taktline.config import Settings, get_settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.items.router import router as items_router
 from taktline.orgs.router import customers, facilities
+from taktline.portal import router as portal
 from taktline.production_orders.router import router as production_orders_router
 from taktline.resources.router import router as resources_router
 from taktline.work_orders.router import router as work_orders_router
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     _install_docs(app)
-    problems.install(app)
+    problems.install(app, html=portal.problem_page)
+    portal.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
 

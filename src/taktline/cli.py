@@ -5,6 +5,7 @@ TAKTLINE_DATABASE_URL, read afresh by every command.
 """
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -25,6 +26,7 @@ from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG
 from taktline.demo import load as load_demo
 from taktline.errors import Problem
 from taktline.orgs.models import Organisation
+from taktline.portal import security as portal_security
 
 app = typer.Typer(
     help="Taktline: a production portal for contract manufacturers.",
@@ -33,8 +35,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of the portal.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
@@ -135,6 +139,26 @@ def db_purge() -> None:
     with _session(settings.database_url) as session:
         purged = purge_expired(session, settings.idempotency_ttl_hours)
     typer.echo(f"Purged {purged} expired Idempotency-Key answers.")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Option(help="The user's email.")],
+) -> None:
+    """Set a user's portal password, read from standard input (one line), never an argument.
+
+    Signs the user out everywhere. Example: `printf '%s\\n' "$PASSWORD" | taktline user
+    set-password --email planner@sunshine.example`
+    """
+    url = _settings().database_url
+    _require_migrated(url)
+    password = sys.stdin.readline().rstrip("\r\n")
+    with _session(url) as session:
+        try:
+            user = portal_security.set_password(session, email, password)
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+    typer.echo(f"The password of {user.email} is set.")
 
 
 @app.command()

@@ -140,3 +140,9 @@ class ServiceUnavailable(Problem):
     type_slug = "unavailable"
     title = "Service unavailable"
     status = 503
+
+
+class TooManyRequests(Problem):
+    type_slug = "too-many-attempts"
+    title = "Too many attempts"
+    status = 429

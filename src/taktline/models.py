@@ -7,6 +7,7 @@ from taktline.events.models import Event
 from taktline.items.models import Item
 from taktline.numbering import NumberSequence
 from taktline.orgs.models import Customer, Facility, Organisation
+from taktline.portal.models import LoginAttempt, PortalSession
 from taktline.production_orders.models import ProductionOrder, ProductionOrderItem
 from taktline.resources.models import Resource, ResourceBooking
 from taktline.work_orders.models import LineItem, WorkOrder
@@ -20,8 +21,10 @@ __all__ = [
     "IdempotencyRecord",
     "Item",
     "LineItem",
+    "LoginAttempt",
     "NumberSequence",
     "Organisation",
+    "PortalSession",
     "ProductionOrder",
     "ProductionOrderItem",
     "Resource",

@@ -1,11 +1,12 @@
 """Renders every error as application/problem+json (RFC 9457)."""
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,9 +33,10 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+def field_errors_of(raw: Sequence[Any]) -> list[FieldError]:
+    """Pydantic's errors as our FieldErrors: where (`loc`) and what, in plain words."""
     errors = []
-    for err in exc.errors():
+    for err in raw:
         loc = [p for p in err.get("loc", ()) if isinstance(p, str | int)]
         msg = str(err.get("msg", "invalid"))
         if err.get("type") == "extra_forbidden":
@@ -54,36 +56,46 @@ def _from_validation(exc: RequestValidationError) -> Problem:
         return MalformedRequest(
             f"The body is not valid JSON near position {where}: {ctx.get('error', 'invalid')}."
         )
-    return ValidationProblem(_field_errors(exc))
+    return ValidationProblem(field_errors_of(exc.errors()))
 
 
-def install(app: FastAPI) -> None:
+HtmlRenderer = Callable[[Request, Problem], Response]
+
+
+def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
+    """Problems become problem+json under the API, and pages (via `html`) elsewhere."""
+
+    def respond(request: Request, problem: Problem) -> Response:
+        if html is not None and not request.url.path.startswith("/api/"):
+            return html(request, problem)
+        return problem_response(problem, request)
+
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc, request)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(_from_validation(exc), request)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return respond(request, _from_validation(exc))
 
     @app.exception_handler(StaleDataError)
-    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
-        return problem_response(
-            Conflict("The record was changed by someone else at the same time; reload it."),
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        return respond(
             request,
+            Conflict("The record was changed by someone else at the same time; reload it."),
         )
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
         # The service checks every rule first; reaching here means a concurrent writer won
         # a race that only the database could see (a unique key, a booking overlap).
         log.info("integrity error: %s", exc.orig)
-        return problem_response(
-            Conflict("The change conflicts with another change made at the same time."), request
+        return respond(
+            request, Conflict("The change conflicts with another change made at the same time.")
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         problem = Problem(str(exc.detail))
         problem.status = exc.status_code
         problem.title = {404: "Not found", 405: "Method not allowed"}.get(
@@ -92,4 +104,4 @@ def install(app: FastAPI) -> None:
         problem.type_slug = {404: "not-found", 405: "method-not-allowed"}.get(
             exc.status_code, "http-error"
         )
-        return problem_response(problem, request)
+        return respond(request, problem)

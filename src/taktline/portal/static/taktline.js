@@ -1,0 +1,2 @@
+// Taktline portal: small progressive enhancements; every page works without them.
+"use strict";

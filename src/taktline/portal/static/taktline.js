@@ -1,2 +1,79 @@
 // Taktline portal: small progressive enhancements; every page works without them.
 "use strict";
+
+// --- Plant pages (pages_plant.py) ---------------------------------------------------------
+// Shop floor: poll the queue's stamp and reload when another user changed the queue, but
+// never while someone is filling in a form (a note says so instead, until they are done).
+(function () {
+  var root = document.querySelector("[data-stamp-url]");
+  if (!root || !window.fetch) { return; }
+  var url = root.getAttribute("data-stamp-url");
+  var home = root.getAttribute("data-home") || window.location.pathname;
+  var stamp = root.getAttribute("data-stamp");
+  var every = parseInt(root.getAttribute("data-poll-ms"), 10) || 5000;
+  var note = root.querySelector("[data-stale]");
+  var changed = false;
+
+  function busy() {
+    var active = document.activeElement;
+    if (active && active !== document.body && active.closest && active.closest("form") &&
+        /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) && active.type !== "hidden") {
+      return true;
+    }
+    if (root.querySelector("details[open]")) { return true; }
+    var fields = root.querySelectorAll("form input, form textarea, form select");
+    for (var i = 0; i < fields.length; i++) {
+      var f = fields[i];
+      if (f.type === "hidden" || f.type === "submit") { continue; }
+      if (f.type === "checkbox" || f.type === "radio") {
+        if (f.checked !== f.defaultChecked) { return true; }
+      } else if (f.value !== f.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function reload() {
+    if (window.location.pathname === home) {
+      window.location.reload();
+    } else {
+      // After a refused post the address is the action's: go back to the page's own.
+      window.location.assign(home);
+    }
+  }
+
+  function check() {
+    if (document.hidden) { return; }
+    if (changed) {
+      if (!busy()) { reload(); }
+      return;
+    }
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.redirected) { reload(); return null; } // signed out: the page says so
+        return response.ok ? response.json() : null;
+      })
+      .then(function (body) {
+        if (!body || body.stamp === stamp) { return; }
+        changed = true;
+        if (busy()) {
+          if (note) { note.hidden = false; }
+        } else {
+          reload();
+        }
+      })
+      .catch(function () { /* offline for a moment: try again at the next tick */ });
+  }
+
+  window.setInterval(check, every);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { check(); } });
+})();
+
+// Forms with data-confirm ask before they post (completing a work order is final).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form && form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) { event.preventDefault(); }
+});
+// --- end of plant pages ---

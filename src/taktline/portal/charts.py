@@ -1,0 +1,484 @@
+"""Chart layout as plain geometry: a Gantt chart of bookings and a bar chart of load.
+
+Pure functions from plain data (rows, bars, datetimes, numbers) to positioned shapes, in
+SVG user units (pixels at 100 %). No web and no database here: a template turns the shapes
+into SVG, and the tests check the geometry itself.
+
+Times are aware datetimes; days and ticks follow the wall clock of the zone given, so a
+day of a daylight-saving change is 23 or 25 hours long, as it is on the plant floor.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Zoom(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+
+
+ZOOM_DAYS = {Zoom.DAY: 1, Zoom.WEEK: 7}
+
+# A generous average advance of a character of the bar labels (11px semibold sans-serif:
+# about 6.5 in most system fonts, 8 for the digits of the wide DejaVu Sans), to decide
+# whether a label fits inside its bar without measuring text. The template also clips each
+# label to its bar, so a wider font cuts a label short rather than spilling over.
+CHAR_WIDTH = 7.0
+LABEL_PADDING = 4.0
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The start of `day` on the wall clock of `zone`."""
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def day_window(first_day: date, days: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """From local midnight of `first_day` to local midnight `days` days later."""
+    return local_midnight(first_day, zone), local_midnight(first_day + timedelta(days=days), zone)
+
+
+def week_start(day: date) -> date:
+    """The Monday of the week of `day`."""
+    return day - timedelta(days=day.weekday())
+
+
+def zoom_window(zoom: Zoom, first_day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    return day_window(first_day, ZOOM_DAYS[zoom], zone)
+
+
+def shift(zoom: Zoom, first_day: date, steps: int) -> date:
+    """The first day of the window `steps` windows before (negative) or after this one."""
+    return first_day + timedelta(days=ZOOM_DAYS[zoom] * steps)
+
+
+def fits_text(text: str, width: float) -> bool:
+    return len(text) * CHAR_WIDTH + 2 * LABEL_PADDING <= width
+
+
+def hours_between(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 3600
+
+
+def overlap_hours(window: tuple[datetime, datetime], start: datetime, end: datetime) -> float:
+    """How many hours of [start, end) fall inside `window`."""
+    lo, hi = max(window[0], start), min(window[1], end)
+    return max(0.0, hours_between(lo, hi))
+
+
+def hours_per_window(
+    windows: Sequence[tuple[datetime, datetime]],
+    booked: Sequence[tuple[datetime, datetime]],
+) -> list[float]:
+    """The booked hours inside each window: every booking clipped to it, summed (a resource
+    running two jobs at once counts both)."""
+    totals = [0.0] * len(windows)
+    for start, end in booked:
+        for i, window in enumerate(windows):
+            totals[i] += overlap_hours(window, start, end)
+    return totals
+
+
+# --- the Gantt chart ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GanttRowIn:
+    key: str
+    label: str
+    sublabel: str = ""
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class GanttBarIn:
+    row: str
+    """The key of its row."""
+    start: datetime
+    end: datetime
+    labels: tuple[str, ...]
+    """Labels from the longest to the shortest ("WO-00012 · AJ-16OZ · 5,000", "WO-00012"):
+    the bar shows the first that fits, or none."""
+    title: str
+    """The tooltip and the accessible name: everything about the bar."""
+    href: str
+    css: str
+    """The state, used as the fill class: "SCHEDULED"."""
+    key: str = ""
+    hold: bool = False
+
+
+@dataclass(frozen=True)
+class GanttRow:
+    key: str
+    label: str
+    sublabel: str
+    href: str | None
+    y: float
+    height: float
+    lanes: int
+    index: int
+
+    @property
+    def label_y(self) -> float:
+        return self.y + min(self.height, 2 * ROW_PADDING + LANE_HEIGHT) / 2
+
+
+@dataclass(frozen=True)
+class GanttBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    text: str | None
+    """The label drawn inside the bar (the template clips it to the bar, just in case)."""
+    title: str
+    href: str
+    css: str
+    key: str
+    hold: bool
+    lane: int
+    clipped_start: bool
+    clipped_end: bool
+    start: datetime
+    end: datetime
+    row: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    label: str
+    major: bool
+
+
+@dataclass(frozen=True)
+class Gantt:
+    width: float
+    height: float
+    plot_x: float
+    plot_width: float
+    axis_height: float
+    start: datetime
+    end: datetime
+    rows: list[GanttRow]
+    bars: list[GanttBar]
+    ticks: list[Tick]
+    now_x: float | None
+    dropped: int
+    """Bars left out beyond `max_bars` (the chart says so; zooming in shows them)."""
+
+    @property
+    def plot_right(self) -> float:
+        return self.plot_x + self.plot_width
+
+    @property
+    def plot_bottom(self) -> float:
+        return self.height
+
+    def bars_by_row(self) -> dict[str, list[GanttBar]]:
+        """The bars of each row (every row present), each row's in time order."""
+        grouped: dict[str, list[GanttBar]] = {r.key: [] for r in self.rows}
+        for b in self.bars:
+            grouped[b.row].append(b)
+        return grouped
+
+
+LANE_HEIGHT = 26.0
+ROW_PADDING = 5.0
+BAR_GAP = 3.0
+MIN_BAR_WIDTH = 2.0
+
+
+def assign_lanes(spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
+    """A lane for each span so that spans of one lane never overlap: the first lane free at
+    its start, taking spans in order of start (the fewest lanes possible)."""
+    order = sorted(range(len(spans)), key=lambda i: (spans[i][0], spans[i][1]))
+    lane_ends: list[datetime] = []
+    lanes = [0] * len(spans)
+    for i in order:
+        start, end = spans[i]
+        for lane, busy_until in enumerate(lane_ends):
+            if busy_until <= start:
+                lanes[i] = lane
+                lane_ends[lane] = end
+                break
+        else:
+            lanes[i] = len(lane_ends)
+            lane_ends.append(end)
+    return lanes
+
+
+def time_ticks(
+    start: datetime, end: datetime, zone: ZoneInfo, zoom: Zoom
+) -> list[tuple[datetime, str, bool]]:
+    """The gridlines of the time axis, on whole hours of the zone's wall clock: every hour
+    (major every 6) for a day, every 6 hours (major at midnight) for a week."""
+    step_hours = 1 if zoom is Zoom.DAY else 6
+    ticks: list[tuple[datetime, str, bool]] = []
+    at = start
+    quarter = timedelta(minutes=15)  # whole local hours, in zones off UTC by 30 or 45 min too
+    while at <= end:
+        local = at.astimezone(zone)
+        if local.minute == 0 and local.hour % step_hours == 0:
+            if zoom is Zoom.DAY:
+                ticks.append((at, local.strftime("%H:%M"), local.hour % 6 == 0))
+            elif local.hour == 0:
+                ticks.append((at, local.strftime("%a %d %b"), True))
+            else:
+                ticks.append((at, local.strftime("%H"), False))
+        at += quarter
+    return ticks
+
+
+def gantt(
+    rows: Sequence[GanttRowIn],
+    bars: Sequence[GanttBarIn],
+    start: datetime,
+    end: datetime,
+    now: datetime | None,
+    zone: ZoneInfo,
+    zoom: Zoom,
+    *,
+    width: float = 1240,
+    label_width: float = 180,
+    right_margin: float = 24,
+    axis_height: float = 34,
+    max_bars: int = 2000,
+) -> Gantt:
+    """Lays out one row per resource and one bar per booking between `start` and `end`.
+
+    Bars are clipped to the window (and marked so); bars of one row that overlap in time
+    (a resource running several jobs at once) go to lanes of their own, and the row grows.
+    A bar is at least MIN_BAR_WIDTH wide, so that a short job stays visible; its label is
+    the longest of its labels that fits, or none (the title always says it all).
+    At most `max_bars` bars are drawn, the earliest first, so the SVG stays bounded.
+    """
+    if end <= start:
+        raise ValueError("the chart's end must be after its start")
+    plot_x = label_width
+    plot_width = width - label_width - right_margin
+    span = (end - start).total_seconds()
+
+    def x_of(t: datetime) -> float:
+        return plot_x + (t - start).total_seconds() / span * plot_width
+
+    row_keys = {r.key for r in rows}
+    visible = sorted(
+        (b for b in bars if b.row in row_keys and b.end > start and b.start < end),
+        key=lambda b: (b.start, b.end, b.key),
+    )
+    dropped = max(0, len(visible) - max_bars)
+    visible = visible[:max_bars]
+
+    by_row: dict[str, list[GanttBarIn]] = {r.key: [] for r in rows}
+    for b in visible:
+        by_row[b.row].append(b)
+
+    laid_rows: list[GanttRow] = []
+    laid_bars: list[GanttBar] = []
+    y = axis_height
+    for index, row in enumerate(rows):
+        mine = by_row[row.key]
+        lanes = assign_lanes([(max(b.start, start), min(b.end, end)) for b in mine])
+        lane_count = max(lanes, default=0) + 1
+        height = 2 * ROW_PADDING + lane_count * LANE_HEIGHT
+        laid_rows.append(
+            GanttRow(row.key, row.label, row.sublabel, row.href, y, height, lane_count, index)
+        )
+        for b, lane in zip(mine, lanes, strict=True):
+            x0 = x_of(max(b.start, start))
+            x1 = x_of(min(b.end, end))
+            bar_width = max(MIN_BAR_WIDTH, x1 - x0)
+            x0 = min(x0, plot_x + plot_width - bar_width)
+            bar_y = y + ROW_PADDING + lane * LANE_HEIGHT + BAR_GAP / 2
+            bar_height = LANE_HEIGHT - BAR_GAP
+            text = next((label for label in b.labels if fits_text(label, bar_width)), None)
+            laid_bars.append(
+                GanttBar(
+                    x=round(x0, 2),
+                    y=round(bar_y, 2),
+                    width=round(bar_width, 2),
+                    height=bar_height,
+                    text=text,
+                    title=b.title,
+                    href=b.href,
+                    css=b.css,
+                    key=b.key,
+                    hold=b.hold,
+                    lane=lane,
+                    clipped_start=b.start < start,
+                    clipped_end=b.end > end,
+                    start=b.start,
+                    end=b.end,
+                    row=b.row,
+                )
+            )
+        y += height
+
+    ticks = [
+        Tick(round(x_of(at), 2), label, major)
+        for at, label, major in time_ticks(start, end, zone, zoom)
+    ]
+    now_x = round(x_of(now), 2) if now is not None and start <= now <= end else None
+    return Gantt(
+        width=width,
+        height=max(y, axis_height + LANE_HEIGHT),
+        plot_x=plot_x,
+        plot_width=plot_width,
+        axis_height=axis_height,
+        start=start,
+        end=end,
+        rows=laid_rows,
+        bars=laid_bars,
+        ticks=ticks,
+        now_x=now_x,
+        dropped=dropped,
+    )
+
+
+# --- the bar chart -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BarIn:
+    label: str
+    """Under the bar: "Mon 09"."""
+    value: float
+    title: str
+    """The tooltip and the accessible text: "Mon 9 Dec: 12.5 h booked of 24 h"."""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class PlacedBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    label_x: float
+    value: float
+    value_text: str
+    value_y: float
+    title: str
+    key: str
+    over: bool
+    """Above the reference line: more booked than the resource has time for."""
+
+
+@dataclass(frozen=True)
+class YTick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: float
+    height: float
+    plot_x: float
+    plot_y: float
+    plot_width: float
+    plot_height: float
+    top: float
+    """The value at the top of the plot."""
+    bars: list[PlacedBar]
+    y_ticks: list[YTick]
+    reference_y: float | None
+    reference_label: str
+
+    @property
+    def plot_bottom(self) -> float:
+        return self.plot_y + self.plot_height
+
+    @property
+    def plot_right(self) -> float:
+        return self.plot_x + self.plot_width
+
+
+# Steps of the value axis that read well in hours.
+NICE_STEPS = (1, 2, 3, 4, 6, 8, 12, 24, 48, 72, 96, 120, 168, 240, 336, 480, 720)
+
+
+def nice_step(top: float, max_ticks: int = 6) -> float:
+    for step in NICE_STEPS:
+        if top / step <= max_ticks:
+            return float(step)
+    magnitude = 10 ** math.floor(math.log10(top / max_ticks))
+    return float(math.ceil(top / max_ticks / magnitude) * magnitude)
+
+
+def format_number(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+
+
+def bar_chart(
+    bars: Sequence[BarIn],
+    *,
+    reference: float | None = None,
+    reference_label: str = "",
+    width: float = 760,
+    height: float = 260,
+    margin_left: float = 44,
+    margin_right: float = 12,
+    margin_top: float = 18,
+    margin_bottom: float = 34,
+    bar_fraction: float = 0.68,
+) -> BarChart:
+    """Vertical bars on a value axis from 0 to a round number above both the largest value
+    and the reference (the time available), with a line at the reference."""
+    plot_width = width - margin_left - margin_right
+    plot_height = height - margin_top - margin_bottom
+    largest = max([b.value for b in bars] + [reference or 0.0, 1.0])
+    step = nice_step(largest)
+    top = math.ceil(largest / step) * step
+    bottom = margin_top + plot_height
+
+    def y_of(value: float) -> float:
+        return bottom - value / top * plot_height
+
+    slot = plot_width / max(1, len(bars))
+    bar_width = slot * bar_fraction
+    placed = []
+    for i, b in enumerate(bars):
+        x = margin_left + i * slot + (slot - bar_width) / 2
+        value = max(0.0, b.value)
+        y = y_of(value)
+        placed.append(
+            PlacedBar(
+                x=round(x, 2),
+                y=round(y, 2),
+                width=round(bar_width, 2),
+                height=round(bottom - y, 2),
+                label=b.label,
+                label_x=round(x + bar_width / 2, 2),
+                value=value,
+                value_text=format_number(value) if value else "",
+                value_y=round(y - 4, 2),
+                title=b.title,
+                key=b.key,
+                over=reference is not None and value > reference,
+            )
+        )
+    ticks = []
+    n = round(top / step)
+    for i in range(n + 1):
+        value = i * step
+        ticks.append(YTick(round(y_of(value), 2), format_number(value)))
+    return BarChart(
+        width=width,
+        height=height,
+        plot_x=margin_left,
+        plot_y=margin_top,
+        plot_width=plot_width,
+        plot_height=plot_height,
+        top=top,
+        bars=placed,
+        y_ticks=ticks,
+        reference_y=round(y_of(reference), 2) if reference is not None else None,
+        reference_label=reference_label,
+    )

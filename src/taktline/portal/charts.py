@@ -11,7 +11,7 @@ day of a daylight-saving change is 23 or 25 hours long, as it is on the plant fl
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -32,12 +32,16 @@ LABEL_PADDING = 4.0
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The start of `day` on the wall clock of `zone`."""
-    return datetime.combine(day, time(0), tzinfo=zone)
+    """The start of `day` on the wall clock of `zone`, in UTC.
+
+    In UTC because Python subtracts two datetimes of one tzinfo by their wall clocks: the
+    day of a clock change would seem 24 hours long.
+    """
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def day_window(first_day: date, days: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """From local midnight of `first_day` to local midnight `days` days later."""
+    """From local midnight of `first_day` to local midnight `days` days later, in UTC."""
     return local_midnight(first_day, zone), local_midnight(first_day + timedelta(days=days), zone)
 
 
@@ -60,7 +64,7 @@ def fits_text(text: str, width: float) -> bool:
 
 
 def hours_between(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
+    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 3600
 
 
 def overlap_hours(window: tuple[datetime, datetime], start: datetime, end: datetime) -> float:
@@ -219,7 +223,7 @@ def time_ticks(
     (major every 6) for a day, every 6 hours (major at midnight) for a week."""
     step_hours = 1 if zoom is Zoom.DAY else 6
     ticks: list[tuple[datetime, str, bool]] = []
-    at = start
+    at, end = start.astimezone(UTC), end.astimezone(UTC)
     quarter = timedelta(minutes=15)  # whole local hours, in zones off UTC by 30 or 45 min too
     while at <= end:
         local = at.astimezone(zone)
@@ -259,6 +263,7 @@ def gantt(
     """
     if end <= start:
         raise ValueError("the chart's end must be after its start")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     plot_x = label_width
     plot_width = width - label_width - right_margin
     span = (end - start).total_seconds()

@@ -49,7 +49,7 @@ def state_counts(session: Session, org_id: uuid.UUID) -> dict[State, int]:
         select(WorkOrder.state, func.count())
         .where(WorkOrder.org_id == org_id, WorkOrder.state != State.DELETED)
         .group_by(WorkOrder.state)
-    ).tuples()
+    )
     found = dict(rows.all())
     return {state: int(found.get(state, 0)) for state in COUNTED_STATES}
 
@@ -103,7 +103,7 @@ def late_and_at_risk(
             WorkOrder.state.in_(OPEN_STATES),
             WorkOrder.due_date.is_not(None),
         )
-    ).tuples()
+    )
     found = []
     for wo_id, number, state, hold, sku, name, quantity, unit, due, planned_end in rows:
         assert due is not None
@@ -152,7 +152,7 @@ def resources(
     )
     if active_only:
         stmt = stmt.where(Resource.active.is_(True))
-    return [ResourceRow(r, name, zone) for r, name, zone in session.execute(stmt).tuples()]
+    return [ResourceRow(r, name, zone) for r, name, zone in session.execute(stmt)]
 
 
 def resource(session: Session, actor: Actor, resource_id: uuid.UUID) -> ResourceRow:
@@ -190,7 +190,7 @@ def booked_hours(
     if resource_id is not None:
         stmt = stmt.where(ResourceBooking.resource_id == resource_id)
     spans: dict[uuid.UUID, list[Window]] = {}
-    for rid, start, end in session.execute(stmt).tuples():
+    for rid, start, end in session.execute(stmt):
         spans.setdefault(rid, []).append((start, end))
     return {rid: hours_per_window(windows, booked) for rid, booked in spans.items()}
 
@@ -302,7 +302,7 @@ def bookings(
         stmt = stmt.limit(limit)
     return [
         _booked_line(rid, booking_id, rest[:-2], rest[-2], rest[-1])
-        for rid, booking_id, *rest in session.execute(stmt).tuples()
+        for rid, booking_id, *rest in session.execute(stmt)
     ]
 
 
@@ -331,7 +331,7 @@ def completed_line_items(
         .limit(limit)
     )
     found = []
-    for rid, *rest, planned_start, planned_end in session.execute(stmt).tuples():
+    for rid, *rest, planned_start, planned_end in session.execute(stmt):
         assert rid is not None
         assert planned_start is not None
         assert planned_end is not None
@@ -376,9 +376,9 @@ def open_production_orders(
     owner_ids = {po.owner_id for po in orders if po.owner_id}
     owners = (
         dict(
-            session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(owner_ids)))
-            .tuples()
-            .all()
+            session.execute(
+                select(Customer.id, Customer.name).where(Customer.id.in_(owner_ids))
+            ).all()
         )
         if owner_ids
         else {}
@@ -433,7 +433,7 @@ def queue(session: Session, actor: Actor, resource_id: uuid.UUID) -> list[QueueE
         i: (sku, name)
         for i, sku, name in session.execute(
             select(Item.id, Item.sku, Item.name).where(Item.id.in_({o.item_id for o in orders}))
-        ).tuples()
+        )
     }
     entries = [
         QueueEntry(out, li, *items[out.item_id])
@@ -462,15 +462,20 @@ def stamp_of(versions: Iterable[tuple[uuid.UUID, int]]) -> str:
 
 
 def queue_stamp(session: Session, actor: Actor, resource_id: uuid.UUID) -> str:
-    """The stamp of a resource's queue, from one query: the page polls it and reloads when
-    it changes."""
+    """The stamp of a resource's queue, from two small queries: the page polls it and
+    reloads when it changes. Another organisation's resource is not found."""
+    owned = session.scalar(
+        select(Resource.id).where(Resource.id == resource_id, Resource.org_id == actor.org_id)
+    )
+    if owned is None:
+        raise NotFound("resource", resource_id)
     rows = session.execute(
         select(WorkOrder.id, WorkOrder.version).where(
             WorkOrder.org_id == actor.org_id,
             WorkOrder.state.in_(BOOKED_STATES),
             _on_resource(resource_id),
         )
-    ).tuples()
+    )
     return stamp_of(rows)
 
 
@@ -486,5 +491,5 @@ def queue_sizes(session: Session, org_id: uuid.UUID) -> dict[uuid.UUID, int]:
             LineItem.resource_id.is_not(None),
         )
         .group_by(LineItem.resource_id)
-    ).tuples()
+    )
     return {rid: int(n) for rid, n in rows if rid is not None}

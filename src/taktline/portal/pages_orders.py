@@ -6,6 +6,7 @@ API's message and status. Each page reads in a fixed number of queries however m
 shows (the services' `present` and `list_page`, plus one query per kind of name it shows).
 """
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -149,6 +150,37 @@ def _flatten(node: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
             out[f"{prefix}{key}"] = value
 
 
+# Fields a JSON body carries as numbers or booleans; a form sends every value as text.
+INTEGER_FIELDS = frozenset({"priority", "sequence"})
+BOOLEAN_FIELDS: dict[str, dict[str, bool]] = {
+    "done": {"true": True, "on": True, "1": True, "false": False, "0": False}
+}
+_INTEGER = re.compile(r"[+-]?\d{1,9}")
+
+
+def typed(node: Any) -> Any:
+    """The values of integer and boolean fields as a JSON body would carry them: "70" is 70
+    and a ticked checkbox is true. Anything else stays text, for the schema to judge."""
+    if isinstance(node, list):
+        return [typed(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[Any, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, str) and key in INTEGER_FIELDS and _INTEGER.fullmatch(value):
+            out[key] = int(value)
+        elif isinstance(value, str) and key in BOOLEAN_FIELDS:
+            out[key] = BOOLEAN_FIELDS[key].get(value.lower(), value)
+        else:
+            out[key] = typed(value)
+    return out
+
+
+def parse_form(fields: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
+    """A posted form as the JSON body the API's schema validates."""
+    return typed(unflatten(compact(fields), zone))  # type: ignore[no-any-return]
+
+
 def count_rows(values: Mapping[str, str], prefix: str) -> int:
     """How many rows `prefix` + "N." has among compacted fields."""
     rows = {
@@ -172,7 +204,7 @@ def patch_data(
     fields: Mapping[str, str], zone: ZoneInfo, nullable: Iterable[str]
 ) -> dict[str, Any]:
     """An edit form as a PATCH body: an emptied optional field is cleared (null)."""
-    data = unflatten(compact(fields), zone)
+    data = parse_form(fields, zone)
     for name in nullable:
         if name in fields and not fields[name].strip():
             data[name] = None
@@ -529,8 +561,7 @@ def production_order_create(
 ) -> Response:
     try:
         require(user.actor, permission_for_action("create"), "create production orders")
-        values = compact(fields)
-        body = validate(ProductionOrderCreate, unflatten(values, user.zone))
+        body = validate(ProductionOrderCreate, parse_form(fields, user.zone))
         po = orders.create(session, user.actor, body)
     except Problem as problem:
         return _order_form(request, session, user, None, _kept(fields), problem)
@@ -729,7 +760,7 @@ def _order_action(
     try:
         require(user.actor, permission_for_action(action), f"{action} production orders")
         version = form_version(fields)
-        po = run(unflatten(compact(fields), user.zone), version)
+        po = run(parse_form(fields, user.zone), version)
     except Problem as problem:
         return _order_page(
             request, session, user, po_id, problem=problem, failed=action, posted=posted
@@ -902,7 +933,7 @@ def work_order_create(
 ) -> Response:
     try:
         require(user.actor, permission_for_action("create"), "create work orders")
-        body = validate(WorkOrderCreate, unflatten(compact(fields), user.zone))
+        body = validate(WorkOrderCreate, parse_form(fields, user.zone))
         wo = work_orders.create(session, user.actor, body)
     except Problem as problem:
         return _work_order_form(request, session, user, None, _kept(fields), problem)
@@ -1085,7 +1116,7 @@ def _work_order_action(
     try:
         require(user.actor, permission_for_action(action), f"{action} work orders")
         version = form_version(fields)
-        wo = run(unflatten(compact(fields), user.zone), version)
+        wo = run(parse_form(fields, user.zone), version)
     except Problem as problem:
         return _work_order_page(
             request, session, user, wo_id, problem=problem, failed=failed or action, posted=posted

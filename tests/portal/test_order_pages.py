@@ -913,7 +913,7 @@ def test_the_production_order_list_filters_and_pages(client: TestClient, tenant:
     assert late["number"] in second
     assert orders[0]["number"] not in second
     assert 'rel="next"' not in second
-    assert "First page" in second
+    assert 'href="/production-orders?limit=4">First page' in second
 
     drafts = page(client, "/production-orders?state=DRAFT")
     assert orders[0]["number"] not in drafts

@@ -460,11 +460,21 @@ class Filters:
             after = None
         return after, limit
 
+    def _query(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in self.params.multi_items() if k != "cursor" and v]
+
     def next_url(self, path: str, next_cursor: str | None) -> str | None:
+        """The next page of the same list: the same filters, from `next_cursor`."""
         if next_cursor is None:
             return None
-        query = [(k, v) for k, v in self.params.multi_items() if k != "cursor" and v]
-        return f"{path}?{urlencode([*query, ('cursor', next_cursor)])}"
+        return f"{path}?{urlencode([*self._query(), ('cursor', next_cursor)])}"
+
+    def first_url(self, path: str) -> str | None:
+        """The first page of the same list, when this is a later one."""
+        if not self.params.get("cursor"):
+            return None
+        query = self._query()
+        return f"{path}?{urlencode(query)}" if query else path
 
 
 # --- production orders -----------------------------------------------------------------------
@@ -510,7 +520,7 @@ def production_order_list(request: Request, session: SessionDep, user: UserDep) 
         errors=f.errors,
         states=STATES,
         next_url=f.next_url("/production-orders", next_cursor),
-        first_url="/production-orders" if after else None,
+        first_url=f.first_url("/production-orders"),
         may_plan=user.may_plan,
         hints={po.id: [a for a in po.allowed_actions if user.may(a)] for po in rows},
     )
@@ -898,7 +908,7 @@ def work_order_list(request: Request, session: SessionDep, user: UserDep) -> Res
         errors=f.errors,
         states=STATES,
         next_url=f.next_url("/work-orders", next_cursor),
-        first_url="/work-orders" if after else None,
+        first_url=f.first_url("/work-orders"),
         may_plan=user.may_plan,
         hints={wo.id: [a for a in wo.allowed_actions if user.may(a)] for wo in rows},
     )

@@ -41,6 +41,7 @@ LOAD_DAYS = 14
 BOOKINGS_AHEAD = 100
 BOARD_MAX_BARS = 2000
 OPEN_ORDERS_SHOWN = 50
+DUE_SHOWN = 50
 FLOOR_ACTIONS = ("start", "pause", "resume", "complete")
 # How often the shop floor asks whether its queue changed.
 POLL_SECONDS = 5
@@ -156,6 +157,7 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
         counts=counts,
         due=due,
         late_count=sum(1 for d in due if d.late),
+        due_shown=DUE_SHOWN,
         margin=AT_RISK_MARGIN,
         loads=loads,
         bottleneck=bottleneck,

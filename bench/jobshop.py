@@ -86,8 +86,11 @@ def load_instances(args: argparse.Namespace) -> list[Instance]:
         e = meta[name]
         jobs, machines = parse((directory / e.get("path", f"instances/{name}")).read_text())
         bounds = e.get("bounds") or {}
-        out.append(Instance(name, jobs, machines, e.get("optimum"), bounds.get("lower"),
-                            bounds.get("upper")))
+        out.append(
+            Instance(
+                name, jobs, machines, e.get("optimum"), bounds.get("lower"), bounds.get("upper")
+            )
+        )
     for path in args.paths:
         jobs, machines = parse(Path(path).read_text())
         out.append(Instance(Path(path).name, jobs, machines, None, None, None))
@@ -96,12 +99,14 @@ def load_instances(args: argparse.Namespace) -> list[Instance]:
     return out
 
 
-def run_one(instance: Instance, time_limit: float, seed: int, workers: int | None
-            ) -> dict[str, Any]:
+def run_one(
+    instance: Instance, time_limit: float, seed: int, workers: int | None
+) -> dict[str, Any]:
     problem = to_problem(instance)
     began = time.perf_counter()
-    proposal = solve(problem, time_limit_s=time_limit, seed=seed,
-                     objective=Objective.MAKESPAN, workers=workers)
+    proposal = solve(
+        problem, time_limit_s=time_limit, seed=seed, objective=Objective.MAKESPAN, workers=workers
+    )
     seconds = time.perf_counter() - began
     violations = check_proposal(problem, proposal)
     if violations:
@@ -111,8 +116,15 @@ def run_one(instance: Instance, time_limit: float, seed: int, workers: int | Non
     schedule = []
     for a in proposal.assignments:
         j, k = (int(x) for x in re.findall(r"\d+", a.operation))
-        schedule.append({"job": j, "operation": k, "machine": int(a.resource[1:]),
-                         "start": a.start, "end": a.end})
+        schedule.append(
+            {
+                "job": j,
+                "operation": k,
+                "machine": int(a.resource[1:]),
+                "start": a.start,
+                "end": a.end,
+            }
+        )
     schedule.sort(key=lambda row: (row["job"], row["operation"]))
     return {
         "instance": instance.name,
@@ -120,7 +132,8 @@ def run_one(instance: Instance, time_limit: float, seed: int, workers: int | Non
         "machines": instance.machines,
         "makespan": proposal.makespan,
         "optimum": instance.optimum,
-        "known_bounds": None if instance.optimum or instance.lower is None
+        "known_bounds": None
+        if instance.optimum or instance.lower is None
         else {"lower": instance.lower, "upper": instance.upper},
         "lower_bound": proposal.bound,
         "upper_bound": proposal.makespan,
@@ -147,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     results = []
-    print(f"{'instance':<10}{'size':>7}{'makespan':>10}{'optimum/bounds':>17}{'solver LB':>11}"
-          f"{'gap %':>8}{'seconds':>9}  proven")
+    print(
+        f"{'instance':<10}{'size':>7}{'makespan':>10}{'optimum/bounds':>17}{'solver LB':>11}"
+        f"{'gap %':>8}{'seconds':>9}  proven"
+    )
     for instance in load_instances(args):
         row = run_one(instance, args.time_limit, args.seed, args.workers)
         results.append(row)
@@ -159,9 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ref = "?"
         gap = "-" if row["gap_percent"] is None else f"{row['gap_percent']:.2f}"
-        print(f"{row['instance']:<10}{row['jobs']:>3}x{row['machines']:<3}{row['makespan']:>10}"
-              f"{ref:>17}{row['lower_bound']:>11}{gap:>8}{row['seconds']:>9.1f}  "
-              f"{'yes' if row['optimal'] else 'no'}", flush=True)
+        print(
+            f"{row['instance']:<10}{row['jobs']:>3}x{row['machines']:<3}{row['makespan']:>10}"
+            f"{ref:>17}{row['lower_bound']:>11}{gap:>8}{row['seconds']:>9.1f}  "
+            f"{'yes' if row['optimal'] else 'no'}",
+            flush=True,
+        )
     gaps = [r["gap_percent"] for r in results if r["gap_percent"] is not None]
     matched = sum(1 for r in results if r["optimum"] and r["makespan"] == r["optimum"])
     with_opt = sum(1 for r in results if r["optimum"])

@@ -21,8 +21,10 @@ def jobshop(rows: list[list[tuple[int, int]]], machines: int) -> Problem:
     return Problem(
         tuple(Resource(f"m{m}") for m in range(machines)),
         tuple(
-            Job(f"j{j}", tuple(Operation(f"j{j}o{k}", (Mode(f"m{m}", d),))
-                               for k, (m, d) in enumerate(row)))
+            Job(
+                f"j{j}",
+                tuple(Operation(f"j{j}o{k}", (Mode(f"m{m}", d),)) for k, (m, d) in enumerate(row)),
+            )
             for j, row in enumerate(rows)
         ),
         objective=Objective.MAKESPAN,

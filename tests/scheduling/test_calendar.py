@@ -62,8 +62,9 @@ def test_weekly_hours_in_the_facility_time_zone() -> None:
 def test_night_shift_runs_past_midnight_and_shifts_touching_merge() -> None:
     origin = datetime(2025, 1, 6, 0, 0, tzinfo=CHICAGO)
     until = datetime(2025, 1, 8, 0, 0, tzinfo=CHICAGO)
-    three_shifts = {d: [(time(6), time(14)), (time(14), time(22)), (time(22), time(6))]
-                    for d in range(7)}
+    three_shifts = {
+        d: [(time(6), time(14)), (time(14), time(22)), (time(22), time(6))] for d in range(7)
+    }
     cal = expand_weekly(three_shifts, "America/Chicago", origin, until)
     assert cal.intervals == ((0, 2 * 1440),)
 
@@ -72,15 +73,16 @@ def test_daylight_saving_keeps_local_hours() -> None:
     # 2025-03-09: clocks in Chicago go from 02:00 to 03:00.
     origin = datetime(2025, 3, 8, 0, 0, tzinfo=CHICAGO)
     until = datetime(2025, 3, 11, 0, 0, tzinfo=CHICAGO)
-    cal = expand_weekly({d: [(time(6), time(14))] for d in range(7)}, "America/Chicago",
-                        origin, until)
+    cal = expand_weekly(
+        {d: [(time(6), time(14))] for d in range(7)}, "America/Chicago", origin, until
+    )
     # Saturday 06:00 CST, Sunday 06:00 CDT (one hour earlier in UTC), Monday 06:00 CDT.
     assert cal.intervals[0] == (360, 840)
     assert cal.intervals[1] == (1440 + 360 - 60, 1440 + 840 - 60)
     assert cal.intervals[2] == (2880 + 360 - 60, 2880 + 840 - 60)
     # A night shift over the change is one hour shorter: 22:00 to 06:00 is 7 hours.
     night = expand_weekly({5: [(time(22), time(6))]}, "America/Chicago", origin, until)
-    (s, e), = night.intervals
+    ((s, e),) = night.intervals
     assert e - s == 7 * 60
 
 
@@ -88,20 +90,32 @@ def test_closures_and_openings() -> None:
     origin = datetime(2025, 1, 6, 0, 0, tzinfo=CHICAGO)
     until = datetime(2025, 1, 8, 0, 0, tzinfo=CHICAGO)
     hours = {d: [(time(8), time(16))] for d in range(7)}
-    maintenance = (datetime(2025, 1, 6, 10, 0, tzinfo=CHICAGO),
-                   datetime(2025, 1, 6, 11, 30, tzinfo=CHICAGO))
-    overtime = (datetime(2025, 1, 7, 16, 0, tzinfo=CHICAGO),
-                datetime(2025, 1, 7, 18, 0, tzinfo=CHICAGO))
-    cal = expand_weekly(hours, "America/Chicago", origin, until, closures=[maintenance],
-                        openings=[overtime])
+    maintenance = (
+        datetime(2025, 1, 6, 10, 0, tzinfo=CHICAGO),
+        datetime(2025, 1, 6, 11, 30, tzinfo=CHICAGO),
+    )
+    overtime = (
+        datetime(2025, 1, 7, 16, 0, tzinfo=CHICAGO),
+        datetime(2025, 1, 7, 18, 0, tzinfo=CHICAGO),
+    )
+    cal = expand_weekly(
+        hours, "America/Chicago", origin, until, closures=[maintenance], openings=[overtime]
+    )
     assert cal.intervals == ((480, 600), (690, 960), (1440 + 480, 1440 + 1080))
 
 
 def test_holiday_removes_a_day_and_the_horizon_clips() -> None:
     origin = datetime(2025, 12, 24, 0, 0, tzinfo=CHICAGO)
     until = datetime(2025, 12, 26, 12, 0, tzinfo=CHICAGO)
-    christmas = (datetime(2025, 12, 25, 0, 0, tzinfo=CHICAGO),
-                 datetime(2025, 12, 26, 0, 0, tzinfo=CHICAGO))
-    cal = expand_weekly({d: [(time(8), time(16))] for d in range(7)}, "America/Chicago",
-                        origin, until, closures=[christmas])
+    christmas = (
+        datetime(2025, 12, 25, 0, 0, tzinfo=CHICAGO),
+        datetime(2025, 12, 26, 0, 0, tzinfo=CHICAGO),
+    )
+    cal = expand_weekly(
+        {d: [(time(8), time(16))] for d in range(7)},
+        "America/Chicago",
+        origin,
+        until,
+        closures=[christmas],
+    )
     assert cal.intervals == ((480, 960), (2880 + 480, 2880 + 720))

@@ -15,8 +15,14 @@ def problem() -> Problem:
             Resource("C", calendar=WORKING),
         ),
         jobs=(
-            job("J1", op("J1a", ("A", 10)), op("J1b", ("B", 20), ("C", 30)), release=5, due=50,
-                weight=2),
+            job(
+                "J1",
+                op("J1a", ("A", 10)),
+                op("J1b", ("B", 20), ("C", 30)),
+                release=5,
+                due=50,
+                weight=2,
+            ),
             job("J2", op("J2a", ("C", 150), interruptible=True), predecessors=("J1",)),
             job("J3", op("J3a", ("B", 20))),
             job("J4", op("J4a", ("A", 5))),
@@ -71,29 +77,43 @@ def test_release_and_origin() -> None:
 
 
 def test_sequence_and_predecessor_jobs() -> None:
-    one(check(problem(), replace(valid(), Assignment("J1b", "B", 14, 34))),
-        "J1b starts at 14, before operation J1a ends at 15")
-    one(check(problem(), replace(valid(), Assignment("J2a", "C", 30, 280))),
-        "before job J1 it waits for ends at 35")
+    one(
+        check(problem(), replace(valid(), Assignment("J1b", "B", 14, 34))),
+        "J1b starts at 14, before operation J1a ends at 15",
+    )
+    one(
+        check(problem(), replace(valid(), Assignment("J2a", "C", 30, 280))),
+        "before job J1 it waits for ends at 35",
+    )
 
 
 def test_capacity() -> None:
     # B has capacity 2: J1b and J3a overlap, fine; a third is too many.
-    crowded = [*valid(), ]
+    crowded = [
+        *valid(),
+    ]
     p = problem()
     p = Problem(p.resources, (*p.jobs, job("J5", op("J5a", ("B", 10)))), p.pinned)
-    one(check(p, [*crowded, Assignment("J5a", "B", 25, 35)]),
-        "resource B runs 3 operations at minute 25")
+    one(
+        check(p, [*crowded, Assignment("J5a", "B", 25, 35)]),
+        "resource B runs 3 operations at minute 25",
+    )
     assert check(p, [*crowded, Assignment("J5a", "B", 35, 45)]) == []
-    one(check(problem(), replace(valid(), Assignment("J1a", "A", 36, 46))),
-        "resource A runs 2 operations at minute 40")
+    one(
+        check(problem(), replace(valid(), Assignment("J1a", "A", 36, 46))),
+        "resource A runs 2 operations at minute 40",
+    )
 
 
 def test_calendar_not_interruptible() -> None:
-    one(check(problem(), replace(valid(), Assignment("J1b", "C", 80, 110))),
-        "not inside one working stretch of C")
-    one(check(problem(), replace(valid(), Assignment("J1b", "C", 150, 180))),
-        "not inside one working stretch of C")
+    one(
+        check(problem(), replace(valid(), Assignment("J1b", "C", 80, 110))),
+        "not inside one working stretch of C",
+    )
+    one(
+        check(problem(), replace(valid(), Assignment("J1b", "C", 150, 180))),
+        "not inside one working stretch of C",
+    )
     # Start in a gap, pushed to 200 would be fine:
     ok = replace(valid(), Assignment("J1b", "C", 200, 230))
     ok = replace(ok, Assignment("J2a", "C", 35, 285))
@@ -101,15 +121,21 @@ def test_calendar_not_interruptible() -> None:
 
 
 def test_calendar_interruptible() -> None:
-    one(check(problem(), replace(valid(), Assignment("J2a", "C", 35, 185))),
-        "gets 65 working minutes")
-    one(check(problem(), replace(valid(), Assignment("J2a", "C", 100, 286))),
-        "starts at 100, outside the working time")
+    one(
+        check(problem(), replace(valid(), Assignment("J2a", "C", 35, 185))),
+        "gets 65 working minutes",
+    )
+    one(
+        check(problem(), replace(valid(), Assignment("J2a", "C", 100, 286))),
+        "starts at 100, outside the working time",
+    )
     p = problem()
     longer = replace(valid(), Assignment("J2a", "C", 35, 301))
     one(check(p, longer), "ends at 301, not at the end of a working minute")
 
 
 def test_pinned_work_must_not_move() -> None:
-    one(check(problem(), replace(valid(), Assignment("J4a", "A", 50, 55))),
-        "pinned operation J4a moved")
+    one(
+        check(problem(), replace(valid(), Assignment("J4a", "A", 50, 55))),
+        "pinned operation J4a moved",
+    )

@@ -69,22 +69,29 @@ def problems(draw: st.DrawFn, shape: Shape) -> Problem:
     for j, size in enumerate(sizes):
         ops = []
         for k in range(size):
-            eligible = draw(st.lists(st.integers(0, n_res - 1), min_size=1, max_size=2,
-                                     unique=True))
-            ops.append(Operation(
-                f"J{j}o{k}",
-                tuple(Mode(f"R{r}", draw(st.integers(shape.min_duration, 8)))
-                      for r in eligible),
-                interruptible=draw(st.booleans()),
-            ))
+            eligible = draw(
+                st.lists(st.integers(0, n_res - 1), min_size=1, max_size=2, unique=True)
+            )
+            ops.append(
+                Operation(
+                    f"J{j}o{k}",
+                    tuple(
+                        Mode(f"R{r}", draw(st.integers(shape.min_duration, 8))) for r in eligible
+                    ),
+                    interruptible=draw(st.booleans()),
+                )
+            )
         preds = tuple(f"J{p}" for p in range(j) if draw(st.integers(0, 3)) == 0)
-        jobs.append(Job(
-            f"J{j}", tuple(ops),
-            release=draw(st.integers(0, 10)),
-            due=draw(st.one_of(st.none(), st.integers(0, 40))),
-            weight=draw(st.integers(1, 3)),
-            predecessors=preds,
-        ))
+        jobs.append(
+            Job(
+                f"J{j}",
+                tuple(ops),
+                release=draw(st.integers(0, 10)),
+                due=draw(st.one_of(st.none(), st.integers(0, 40))),
+                weight=draw(st.integers(1, 3)),
+                predecessors=preds,
+            )
+        )
     pinned: list[Pinned] = []
     if shape.pinned:
         # In-process work: the first operation of a job that waits for no other job.
@@ -118,8 +125,9 @@ def brute_force(problem: Problem) -> tuple[int, int] | None:
     best: tuple[int, int] | None = None
     for order in itertools.permutations(free):
         position = {o.id: n for n, (_, o) in enumerate(order)}
-        if any(p in position and position[p] > position[o.id]
-               for _, o in order for p in preds[o.id]):
+        if any(
+            p in position and position[p] > position[o.id] for _, o in order for p in preds[o.id]
+        ):
             continue
         for modes in itertools.product(*(o.modes for _, o in order)):
             result = _place(problem, resources, pinned, preds, order, modes)
@@ -128,7 +136,7 @@ def brute_force(problem: Problem) -> tuple[int, int] | None:
     return best
 
 
-def _place(problem, resources, pinned, preds, order, modes):  # type: ignore[no-untyped-def]
+def _place(problem, resources, pinned, preds, order, modes):
     start: dict[str, int] = {}
     end: dict[str, int] = {}
     on: dict[str, list[tuple[int, int]]] = {r: [] for r in resources}
@@ -178,8 +186,11 @@ def _place(problem, resources, pinned, preds, order, modes):  # type: ignore[no-
     makespan = max(0, *end.values())
     if problem.objective is Objective.MAKESPAN:
         return makespan, 0
-    tardiness = sum(j.weight * max(0, end[j.operations[-1].id] - j.due)
-                    for j in problem.jobs if j.due is not None)
+    tardiness = sum(
+        j.weight * max(0, end[j.operations[-1].id] - j.due)
+        for j in problem.jobs
+        if j.due is not None
+    )
     return tardiness, makespan
 
 
@@ -220,7 +231,10 @@ def test_tiny_problems_reach_the_brute_force_optimum(problem: Problem) -> None:
         return
     assert_valid(problem, proposal)
     assert proposal.optimal, proposal
-    got = ((proposal.makespan, 0) if problem.objective is Objective.MAKESPAN
-           else (proposal.weighted_tardiness, proposal.makespan))
+    got = (
+        (proposal.makespan, 0)
+        if problem.objective is Objective.MAKESPAN
+        else (proposal.weighted_tardiness, proposal.makespan)
+    )
     assert expected is not None
     assert got == expected

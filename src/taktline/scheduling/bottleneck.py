@@ -84,8 +84,8 @@ def analyse(
             continue
         lo, hi = max(a.start, start), min(a.end, end)
         cal = resources[a.resource].calendar
-        booked[a.resource] += _working(cal, lo, hi) if a.operation in interruptible else max(
-            0, hi - lo
+        booked[a.resource] += (
+            _working(cal, lo, hi) if a.operation in interruptible else max(0, hi - lo)
         )
     loads = []
     for rid, r in resources.items():
@@ -96,11 +96,9 @@ def analyse(
     loads.sort(key=lambda load: (-load.utilisation, load.resource))
     top = loads[0].utilisation if loads else 0.0
     bottlenecks = tuple(
-        load.resource for load in loads
-        if load.booked > 0 and load.utilisation >= top - tolerance
+        load.resource for load in loads if load.booked > 0 and load.utilisation >= top - tolerance
     )
-    return BottleneckReport(start, end, tuple(loads), bottlenecks,
-                            _late_jobs(problem, by_op))
+    return BottleneckReport(start, end, tuple(loads), bottlenecks, _late_jobs(problem, by_op))
 
 
 def _late_jobs(problem: Problem, by_op: dict[str, Assignment]) -> tuple[LateJob, ...]:
@@ -123,44 +121,80 @@ def _late_jobs(problem: Problem, by_op: dict[str, Assignment]) -> tuple[LateJob,
             continue
         ready = max(0, job.release)
         waited_for_jobs = [
-            p for p in job.predecessors
-            if p in jobs and jobs[p].operations and jobs[p].operations[-1].id in by_op
+            p
+            for p in job.predecessors
+            if p in jobs
+            and jobs[p].operations
+            and jobs[p].operations[-1].id in by_op
             and by_op[jobs[p].operations[-1].id].end > ready
         ]
         for p in waited_for_jobs:
             ready = max(ready, by_op[jobs[p].operations[-1].id].end)
         worst: tuple[int, str, Assignment, int] | None = None  # (wait, op, assignment, ready)
         for op in job.operations:
-            a = by_op.get(op.id)
-            if a is None:
+            found = by_op.get(op.id)
+            if found is None:
                 break
+            a = found
             cal = resources[a.resource].calendar if a.resource in resources else None
             duration = a.end - a.start
             can_start: int | None = ready
             if cal is not None:
-                can_start = (cal.next_working(ready) if op.interruptible
-                             else cal.next_fit(ready, duration))
+                can_start = (
+                    cal.next_working(ready) if op.interruptible else cal.next_fit(ready, duration)
+                )
             wait = a.start - (ready if can_start is None else can_start)
             if wait > 0 and (worst is None or wait > worst[0]):
                 worst = (wait, op.id, a, a.start - wait)
             ready = max(ready, a.end)
         lateness = finish - job.due
         if worst is None:
-            reason = (f"waits for job(s) {', '.join(waited_for_jobs)}" if waited_for_jobs
-                      else "its own work takes longer than the time to its due date")
-            late.append(LateJob(job.id, job.due, finish, lateness, lateness * job.weight,
-                                None, None, 0, (), reason))
+            reason = (
+                f"waits for job(s) {', '.join(waited_for_jobs)}"
+                if waited_for_jobs
+                else "its own work takes longer than the time to its due date"
+            )
+            late.append(
+                LateJob(
+                    job.id,
+                    job.due,
+                    finish,
+                    lateness,
+                    lateness * job.weight,
+                    None,
+                    None,
+                    0,
+                    (),
+                    reason,
+                )
+            )
             continue
         wait, op_id, a, since = worst
         holders = sorted(
-            (other for other, owner in on_resource.get(a.resource, [])
-             if owner != job.id and other.start < a.start and other.end > since),
+            (
+                other
+                for other, owner in on_resource.get(a.resource, [])
+                if owner != job.id and other.start < a.start and other.end > since
+            ),
             key=lambda other: (other.start, other.operation),
         )
         names = tuple(h.operation for h in holders)
-        reason = (f"operation {op_id} waited {wait} minutes for {a.resource}"
-                  + (f", busy with {', '.join(names)}" if names else ""))
-        late.append(LateJob(job.id, job.due, finish, lateness, lateness * job.weight,
-                            a.resource, op_id, wait, names, reason))
+        reason = f"operation {op_id} waited {wait} minutes for {a.resource}" + (
+            f", busy with {', '.join(names)}" if names else ""
+        )
+        late.append(
+            LateJob(
+                job.id,
+                job.due,
+                finish,
+                lateness,
+                lateness * job.weight,
+                a.resource,
+                op_id,
+                wait,
+                names,
+                reason,
+            )
+        )
     late.sort(key=lambda lj: (-lj.weighted_lateness, lj.job))
     return tuple(late)

@@ -201,12 +201,14 @@ def expand_weekly(
             finish_day = day if end_t > start_t else day + timedelta(days=1)
             finish = datetime.combine(finish_day, end_t, zone)
             raw.append(
-                (_ceil_minutes(begin.astimezone(UTC), origin_utc),
-                 to_minutes(finish.astimezone(UTC), origin_utc))
+                (
+                    _ceil_minutes(begin.astimezone(UTC), origin_utc),
+                    to_minutes(finish.astimezone(UTC), origin_utc),
+                )
             )
         day += timedelta(days=1)
     extra = [(_ceil_minutes(s, origin_utc), to_minutes(e, origin_utc)) for s, e in openings]
     holes = [(to_minutes(s, origin_utc), _ceil_minutes(e, origin_utc)) for s, e in closures]
     limit = to_minutes(until.astimezone(UTC), origin_utc)
-    working = subtract(merge(raw + extra), holes + [(-(10**12), 0), (limit, 10**12)])
+    working = subtract(merge(raw + extra), [*holes, (-(10**12), 0), (limit, 10**12)])
     return Calendar(working)

@@ -15,6 +15,7 @@ instant (operations of zero duration hold nothing).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from taktline.scheduling.calendar import Calendar
@@ -39,10 +40,11 @@ def check(problem: Problem, assignments: Iterable[Assignment]) -> list[str]:
     starts: dict[str, int] = {}
     for job in problem.jobs:
         for op in job.operations:
-            a = by_op.get(op.id)
-            if a is None:
+            found = by_op.get(op.id)
+            if found is None:
                 violations.append(f"operation {op.id} of job {job.id} is not scheduled")
                 continue
+            a = found
             starts[op.id], ends[op.id] = a.start, a.end
             if a.resource not in resources:
                 violations.append(f"operation {op.id} is on unknown resource {a.resource}")
@@ -55,20 +57,26 @@ def check(problem: Problem, assignments: Iterable[Assignment]) -> list[str]:
                         f"{pin.end}) became {a.resource} [{a.start}, {a.end})"
                     )
                 continue
-            violations.extend(_check_operation(job.release, op.id, op.interruptible, a,
-                                               [m.duration for m in op.modes
-                                                if m.resource == a.resource],
-                                               resources[a.resource].calendar))
+            violations.extend(
+                _check_operation(
+                    job.release,
+                    op.id,
+                    op.interruptible,
+                    a,
+                    [m.duration for m in op.modes if m.resource == a.resource],
+                    resources[a.resource].calendar,
+                )
+            )
 
+    pred_jobs = {j.id: j for j in problem.jobs}
     for job in problem.jobs:
         ops = [o.id for o in job.operations]
-        for before, after in zip(ops, ops[1:], strict=False):
+        for before, after in itertools.pairwise(ops):
             if before in ends and after in starts and starts[after] < ends[before]:
                 violations.append(
                     f"job {job.id}: operation {after} starts at {starts[after]}, before "
                     f"operation {before} ends at {ends[before]}"
                 )
-        pred_jobs = {j.id: j for j in problem.jobs}
         for pred_id in job.predecessors:
             pred = pred_jobs.get(pred_id)
             if pred is None or not pred.operations or not ops:
@@ -102,28 +110,38 @@ def _check_operation(
         out.append(f"operation {op_id} starts at {a.start}, before its job's release {release}")
     if calendar is None or d == 0:
         if a.end - a.start != d:
-            out.append(f"operation {op_id} lasts {a.end - a.start} minutes on {a.resource}; "
-                       f"it takes {d}")
+            out.append(
+                f"operation {op_id} lasts {a.end - a.start} minutes on {a.resource}; it takes {d}"
+            )
         return out
     if not interruptible:
         if a.end - a.start != d:
-            out.append(f"operation {op_id} lasts {a.end - a.start} minutes on {a.resource}; "
-                       f"it takes {d}")
+            out.append(
+                f"operation {op_id} lasts {a.end - a.start} minutes on {a.resource}; it takes {d}"
+            )
         stretch = calendar.stretch_containing(a.start)
         if stretch is None or a.end > stretch[1]:
-            out.append(f"operation {op_id} [{a.start}, {a.end}) is not inside one working "
-                       f"stretch of {a.resource}")
+            out.append(
+                f"operation {op_id} [{a.start}, {a.end}) is not inside one working "
+                f"stretch of {a.resource}"
+            )
         return out
     if not calendar.is_working(a.start):
-        out.append(f"interruptible operation {op_id} starts at {a.start}, outside the "
-                   f"working time of {a.resource}")
+        out.append(
+            f"interruptible operation {op_id} starts at {a.start}, outside the "
+            f"working time of {a.resource}"
+        )
     if not calendar.is_working(a.end - 1):
-        out.append(f"interruptible operation {op_id} ends at {a.end}, not at the end of a "
-                   f"working minute of {a.resource}")
+        out.append(
+            f"interruptible operation {op_id} ends at {a.end}, not at the end of a "
+            f"working minute of {a.resource}"
+        )
     worked = calendar.working_minutes(a.start, a.end)
     if worked != d:
-        out.append(f"interruptible operation {op_id} gets {worked} working minutes on "
-                   f"{a.resource} in [{a.start}, {a.end}); it takes {d}")
+        out.append(
+            f"interruptible operation {op_id} gets {worked} working minutes on "
+            f"{a.resource} in [{a.start}, {a.end}); it takes {d}"
+        )
     return out
 
 

@@ -157,7 +157,9 @@ class _Builder:
         s = m.new_int_var(lo, hi, f"s{i}")
         self.start[i] = s
         fixed = all(
-            not (interruptible and md.duration > 0 and _has_gaps(prep.calendars[md.resource], lo, h))
+            not (
+                interruptible and md.duration > 0 and _has_gaps(prep.calendars[md.resource], lo, h)
+            )
             for md in modes
         )
         e_var = None if fixed else m.new_int_var(lo, end_hi, f"e{i}")
@@ -168,7 +170,8 @@ class _Builder:
             p = m.new_bool_var(f"p{i}_{k}")
             presences.append(p)
             if interruptible and d > 0 and _has_gaps(cal, lo, h):
-                assert cal is not None and e_var is not None
+                assert cal is not None
+                assert e_var is not None
                 sm, em, ks, ke = self._stretched(f"{i}_{k}", d, cal, lo, h)
                 z = m.new_int_var(d, h, f"z{i}_{k}")
                 itv = m.new_optional_interval_var(sm, z, em, p, f"x{i}_{k}")
@@ -256,17 +259,13 @@ class _Builder:
                 # Redundant for correctness (start domains already exclude the gaps), but
                 # lets the NoOverlap reasoning see that the resource is not available then.
                 holes = subtract(cal.gaps(lo, self.horizon), pinned_windows.get(r, []))
-                gaps = [
-                    m.new_fixed_size_interval_var(a, b - a, f"gap{r}_{a}") for a, b in holes
-                ]
+                gaps = [m.new_fixed_size_interval_var(a, b - a, f"gap{r}_{a}") for a, b in holes]
             if len(intervals) + len(gaps) < 2:
                 continue
             if cap == 1:
                 m.add_no_overlap(intervals + gaps)
             else:
-                m.add_cumulative(
-                    intervals + gaps, [1] * len(intervals) + [cap] * len(gaps), cap
-                )
+                m.add_cumulative(intervals + gaps, [1] * len(intervals) + [cap] * len(gaps), cap)
 
     def _objective(self, makespan_lower_bound: int) -> None:
         prep, m, h = self.prep, self.model, self.horizon
@@ -288,9 +287,7 @@ class _Builder:
             m.minimize(ms)
             return
         self.weight_scale = h + 1
-        m.minimize(
-            self.weight_scale * sum(prep.weight[j] * t for j, t in self.tardiness) + ms
-        )
+        m.minimize(self.weight_scale * sum(prep.weight[j] * t for j, t in self.tardiness) + ms)
 
     def hint(self, schedule: Schedule) -> None:
         prep, m = self.prep, self.model
@@ -312,7 +309,9 @@ class _Builder:
                     m.add_hint(md.presence, present)
                 if md.start is not None and md.end is not None:
                     cal = prep.calendars[md.resource]
-                    assert cal is not None and md.k_start is not None and md.k_end is not None
+                    assert cal is not None
+                    assert md.k_start is not None
+                    assert md.k_end is not None
                     if present:
                         hs, he = s, e
                     else:
@@ -323,7 +322,7 @@ class _Builder:
                         m.add_hint(md.end, he)
                     m.add_hint(md.k_start, _stretch_index(cal, hs))
                     m.add_hint(md.k_end, _stretch_index(cal, he - 1))
-        tardiness, makespan = evaluate(prep, schedule)
+        _tardiness, makespan = evaluate(prep, schedule)
         if self.makespan is not None:
             m.add_hint(self.makespan, makespan)
         for j, t in self.tardiness:

@@ -74,7 +74,7 @@ def _least_slack(prep: Prepared, i: int) -> float:
     due = prep.due[prep.op_job[i]]
     if due is None:
         return 1e15 - prep.tail[i]
-    return (due - prep.tail[i]) / max(prep.weight[prep.op_job[i]], 1) ** 0.5
+    return float(due - prep.tail[i]) / math.sqrt(max(prep.weight[prep.op_job[i]], 1))
 
 
 def _earliest_due(prep: Prepared, i: int) -> float:
@@ -99,9 +99,7 @@ RULES: dict[Objective, tuple[tuple[str, Rule], ...]] = {
 }
 
 
-def heuristic(
-    prep: Prepared, objective: Objective, max_passes: int | None = None
-) -> Schedule:
+def heuristic(prep: Prepared, objective: Objective, max_passes: int | None = None) -> Schedule:
     """The best schedule of the dispatching rules for `objective`.
 
     Raises `Infeasible` when no rule places work before the pinned work that must follow it,
@@ -155,22 +153,25 @@ def _fit(
     k = bisect_right(ends, t)
     n = len(starts)
     while True:
+        # t lies at or after the end of busy window k - 1. A gap shorter than d cannot hold
+        # the operation whatever the calendar (which only ever lengthens it): skip it cheaply.
+        if k < n and starts[k] - t < d:
+            t = ends[k]
+            k += 1
+            continue
         if cal is None:
-            s: int | None = t
-            e = t + d
+            s, e = t, t + d
         elif interruptible and d > 0:
-            s = cal.next_working(t)
-            if s is None:
+            found = cal.next_working(t)
+            f = None if found is None else cal.finish(found, d)
+            if found is None or f is None:
                 return None
-            f = cal.finish(s, d)
-            if f is None:
-                return None
-            e = f
+            s, e = found, f
         else:
-            s = cal.next_fit(t, d)
-            if s is None:
+            found = cal.next_fit(t, d)
+            if found is None:
                 return None
-            e = s + d
+            s, e = found, found + d
         while k < n and ends[k] <= s:
             k += 1
         if k == n or e <= starts[k]:
@@ -259,7 +260,7 @@ def serial_makespan(prep: Prepared) -> int:
     """
     units = [[_Unit() for _ in range(c)] for c in prep.capacity]
     latest = 0
-    for i, (r, s, e) in prep.pinned.items():
+    for r, s, e in sorted(prep.pinned.values(), key=lambda w: w[1]):
         latest = max(latest, e)
         for unit in units[r]:
             if not unit.ends or unit.ends[-1] <= s or e <= s:
@@ -273,8 +274,9 @@ def serial_makespan(prep: Prepared) -> int:
         best: tuple[int, int, int, int] | None = None
         for mode in prep.op_modes[i]:
             for u, unit in enumerate(units[mode.resource]):
-                w = _fit(unit, t, mode.duration, prep.calendars[mode.resource],
-                         prep.interruptible[i])
+                w = _fit(
+                    unit, t, mode.duration, prep.calendars[mode.resource], prep.interruptible[i]
+                )
                 if w is not None and (best is None or w[1] < best[0]):
                     best = (w[1], w[0], mode.resource, u)
         if best is None:

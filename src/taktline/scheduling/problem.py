@@ -290,11 +290,15 @@ def prepare(problem: Problem) -> Prepared:
                         f"operation {op.id} is pinned to unknown resource {pin.resource!r}"
                     )
                 if pin.end < pin.start:
-                    raise InvalidProblem(f"operation {op.id} is pinned to a window that ends "
-                                         "before it starts")
+                    raise InvalidProblem(
+                        f"operation {op.id} is pinned to a window that ends before it starts"
+                    )
                 prep.pinned[i] = (r_index[pin.resource], pin.start, pin.end)
-            prep.op_modes.append(_usable_modes(op, r_index, calendars, pinned=pin is not None,
-                                               not_before=prep.release[jk]))
+            prep.op_modes.append(
+                _usable_modes(
+                    op, r_index, calendars, pinned=pin is not None, not_before=prep.release[jk]
+                )
+            )
         prep.job_last.append(len(prep.op_ids) - 1)
     if pinned_by_op:
         raise InvalidProblem(f"pinned operation {next(iter(pinned_by_op))!r} is not in any job")

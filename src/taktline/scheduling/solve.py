@@ -86,15 +86,26 @@ def solve(
     except Infeasible as exc:
         start_schedule, failure = None, exc
 
-    def answer(schedule: Schedule, method: Method, status: str, bound: int, optimal: bool,
-               note: str, heuristic_value: int | None) -> Proposal:
+    def answer(
+        schedule: Schedule,
+        method: Method,
+        status: str,
+        bound: int,
+        optimal: bool,
+        note: str,
+        heuristic_value: int | None,
+    ) -> Proposal:
         tardiness, makespan = score(prep, schedule, Objective.WEIGHTED_TARDINESS)
         value = makespan if objective is Objective.MAKESPAN else tardiness
         bound = min(bound, value)
         return Proposal(
             assignments=tuple(
-                Assignment(prep.op_ids[i], prep.resource_ids[schedule.resource[i]],
-                           schedule.start[i], schedule.end[i])
+                Assignment(
+                    prep.op_ids[i],
+                    prep.resource_ids[schedule.resource[i]],
+                    schedule.start[i],
+                    schedule.end[i],
+                )
                 for i in range(prep.n_ops)
             ),
             objective=objective,
@@ -117,16 +128,36 @@ def solve(
         tardiness, makespan = score(prep, start_schedule, Objective.WEIGHTED_TARDINESS)
         h_value = makespan if objective is Objective.MAKESPAN else tardiness
         if makespan <= lower and (objective is Objective.MAKESPAN or tardiness == 0):
-            return answer(start_schedule, Method.HEURISTIC, "OPTIMAL", h_value, True,
-                          "the heuristic's schedule meets the lower bound", h_value)
+            return answer(
+                start_schedule,
+                Method.HEURISTIC,
+                "OPTIMAL",
+                h_value,
+                True,
+                "the heuristic's schedule meets the lower bound",
+                h_value,
+            )
         remaining = time_limit_s - (time.perf_counter() - began)
         if prep.n_ops > max_cpsat_operations:
-            return answer(start_schedule, Method.HEURISTIC, "HEURISTIC", h_bound, False,
-                          f"{prep.n_ops} operations: too many for CP-SAT "
-                          f"(at most {max_cpsat_operations})", h_value)
+            return answer(
+                start_schedule,
+                Method.HEURISTIC,
+                "HEURISTIC",
+                h_bound,
+                False,
+                f"{prep.n_ops} operations: too many for CP-SAT (at most {max_cpsat_operations})",
+                h_value,
+            )
         if remaining < MIN_CPSAT_SECONDS:
-            return answer(start_schedule, Method.HEURISTIC, "HEURISTIC", h_bound, False,
-                          "time limit too short for CP-SAT", h_value)
+            return answer(
+                start_schedule,
+                Method.HEURISTIC,
+                "HEURISTIC",
+                h_bound,
+                False,
+                "time limit too short for CP-SAT",
+                h_value,
+            )
 
     pinned_end = max((e for _, _, e in prep.pinned.values()), default=0)
     if objective is Objective.MAKESPAN and start_schedule is not None:
@@ -151,14 +182,28 @@ def solve(
             if result.status == "INFEASIBLE":
                 raise failure
             raise Infeasible(f"{failure}; CP-SAT found no schedule either ({result.status})")
-        return answer(start_schedule, Method.HEURISTIC, "HEURISTIC", h_bound, False,
-                      f"CP-SAT found no schedule in time ({result.status})", h_value)
+        return answer(
+            start_schedule,
+            Method.HEURISTIC,
+            "HEURISTIC",
+            h_bound,
+            False,
+            f"CP-SAT found no schedule in time ({result.status})",
+            h_value,
+        )
     if start_schedule is not None and score(prep, start_schedule, objective) < score(
         prep, result.schedule, objective
     ):
         # CP-SAT had too little time to reach its hint again: keep the better schedule.
-        return answer(start_schedule, Method.HEURISTIC, "HEURISTIC",
-                      max(h_bound, result.bound), False,
-                      "CP-SAT found nothing better in time", h_value)
-    return answer(result.schedule, Method.CPSAT, result.status, result.bound, result.optimal,
-                  "", h_value)
+        return answer(
+            start_schedule,
+            Method.HEURISTIC,
+            "HEURISTIC",
+            max(h_bound, result.bound),
+            False,
+            "CP-SAT found nothing better in time",
+            h_value,
+        )
+    return answer(
+        result.schedule, Method.CPSAT, result.status, result.bound, result.optimal, "", h_value
+    )

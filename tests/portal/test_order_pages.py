@@ -600,6 +600,24 @@ def test_a_role_may_not_forge_a_planners_action(client: TestClient, tenant: Tena
     assert db_counts(client.app.state.engine) == before  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [{"0": "x"}, {"items": "x", "items.0.quantity": "1"}, {"items.\u0661.quantity": "1"}],
+)
+def test_forged_field_names_are_refused_not_a_crash(
+    client: TestClient, tenant: Tenant, forged: dict[str, str]
+) -> None:
+    plant = make_plant(client, tenant)
+    po = make_order(client, tenant, plant)
+    signed_in(client, tenant, "planner")
+    before = db_counts(client.app.state.engine)  # type: ignore[attr-defined]
+    for url in ("/production-orders/new", f"/production-orders/{po['id']}/edit"):
+        response = post(client, url, {"priority": "50", **forged})
+        assert response.status_code == 422, url
+        assert "unknown field" in response.text
+    assert db_counts(client.app.state.engine) == before  # type: ignore[attr-defined]
+
+
 def test_a_form_read_before_someone_else_changed_the_record_is_refused(
     client: TestClient, tenant: Tenant
 ) -> None:

@@ -124,7 +124,9 @@ def compact(fields: Mapping[str, str]) -> dict[str, str]:
         if not value:
             continue
         *path, last = name.split(".")
-        if any(p.isdigit() and not (p.isascii() and p.isdecimal()) for p in (*path, last)):
+        parts = (*path, last)
+        # A form's own fields have names; rows are numbered inside them, in ASCII digits.
+        if parts[0].isdigit() or any(p.isdigit() and not p.isascii() for p in parts):
             raise ValidationProblem([FieldError(["body", name], "unknown field")])
         node = tree
         for part in path:
@@ -225,10 +227,8 @@ def problem_errors(problem: Problem | None) -> dict[str, str]:
 
 
 def decimal_text(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return text
+    """A quantity as an input shows it: 100, not 1E+2 or 100.000000."""
+    return "" if value is None else format(value.normalize(), "f")
 
 
 def _is_uuid(value: str) -> bool:

@@ -146,3 +146,9 @@ class TooManyRequests(Problem):
     type_slug = "too-many-attempts"
     title = "Too many attempts"
     status = 429
+
+
+class InternalError(Problem):
+    type_slug = "internal-error"
+    title = "Internal error"
+    status = 500

@@ -1,20 +1,22 @@
 """Schema pieces every feature shares: strict request bodies, quantities, record metadata."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
-from taktline.db import QUANTITY_SCALE
+from taktline.db import QUANTITY_SCALE, normalize
 
 
 class RequestBody(BaseModel):
@@ -27,21 +29,30 @@ class ResponseBody(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+# Stored and echoed in their shortest exact form: "1e3" and "1000.0" are both 1000.
 PositiveQuantity = Annotated[
-    Decimal, Field(gt=0, max_digits=18, decimal_places=QUANTITY_SCALE, allow_inf_nan=False)
+    Decimal,
+    Field(gt=0, max_digits=18, decimal_places=QUANTITY_SCALE, allow_inf_nan=False),
+    AfterValidator(normalize),
 ]
 NonNegativeQuantity = Annotated[
-    Decimal, Field(ge=0, max_digits=18, decimal_places=QUANTITY_SCALE, allow_inf_nan=False)
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=QUANTITY_SCALE, allow_inf_nan=False),
+    AfterValidator(normalize),
 ]
 Minutes = Annotated[
-    Decimal, Field(ge=0, max_digits=14, decimal_places=QUANTITY_SCALE, allow_inf_nan=False)
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=QUANTITY_SCALE, allow_inf_nan=False),
+    AfterValidator(normalize),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Unit = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Priority = Annotated[int, Field(ge=0, le=100, description="0 lowest, 100 most urgent")]
-Timestamp = AwareDatetime
+# Strict: `true` is not a priority.
+Priority = Annotated[int, Field(ge=0, le=100, strict=True, description="0 lowest, 100 most urgent")]
+# Any offset in, UTC inside and out: the same instant reads the same in every answer.
+Timestamp = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class RecordOut(ResponseBody):
@@ -67,14 +78,13 @@ class PatchBody(RequestBody):
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> Self:
-        nulled = sorted(
-            f for f in self.model_fields_set if getattr(self, f) is None and f not in self.nullable
-        )
-        if nulled:
-            raise ValueError(f"{', '.join(nulled)} may not be null")
-        return self
+    @field_validator("*")
+    @classmethod
+    def _no_null_for_required(cls, value: Any, info: ValidationInfo) -> Any:
+        # Runs only for fields given in the body, so an absent field is simply kept.
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -14,7 +14,6 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from taktline.api.idempotency import create_idempotently
 from taktline.items import service as items
@@ -186,40 +185,41 @@ def test_concurrent_requests_with_one_key_make_exactly_one_record(
 
 
 @pytest.mark.postgres_only
-def test_a_first_request_committing_while_its_retry_runs_is_replayed_to_the_retry(
+def test_a_retry_arriving_while_the_first_request_is_under_way_waits_and_gets_its_answer(
     app: FastAPI, builder: Builder
 ) -> None:
-    """The interleaving behind the race above, made to happen every time: the retry finds no
-    stored answer, then the first request commits its item and its key, then the retry's own
-    create runs into the item the first one made. The retry must get the first answer (201),
-    not the uniqueness check's 409; PostgreSQL lets the two transactions overlap like this."""
+    """The interleaving behind the race above, made to happen every time: the first request
+    has claimed its key and is still creating when the retry arrives. The retry must wait
+    for it and then answer as it did (201, the same body), never 409 on the item the first
+    one made, and never a second item."""
     actor = builder.tenant.actor("planner")
     body = ItemCreate(**bodies.item())
     request = Request({"type": "http", "method": "POST", "path": f"{API}/items", "headers": []})
     key = f"interleaved-{uuid.uuid4()}"
     factory = app.state.session_factory
-    answers: list[JSONResponse] = []
+    first_is_creating = threading.Event()
+    let_first_finish = threading.Event()
 
-    def create_item(session: Session) -> ItemOut:
-        return ItemOut.model_validate(items.create(session, actor, body))
-
-    def first_request() -> None:
+    def idempotent_create(pause: bool) -> JSONResponse:
         with factory() as session:
-            answers.append(
-                create_idempotently(
-                    session, actor, request, key, body, lambda: create_item(session)
-                )
-            )
 
-    with factory() as session:
+            def create() -> ItemOut:
+                if pause:
+                    first_is_creating.set()
+                    assert let_first_finish.wait(30)
+                return ItemOut.model_validate(items.create(session, actor, body))
 
-        def retry_create() -> ItemOut:
-            first_request()  # commits on its own connection while the retry is under way
-            return create_item(session)
+            return create_idempotently(session, actor, request, key, body, create)
 
-        retry = create_idempotently(session, actor, request, key, body, retry_create)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(idempotent_create, True)
+        assert first_is_creating.wait(30)
+        retry = pool.submit(idempotent_create, False)
+        # The retry cannot finish while the first request holds the key.
+        assert not retry.done()
+        let_first_finish.set()
+        first_answer, retry_answer = first.result(30), retry.result(30)
 
-    (first,) = answers
-    assert first.status_code == 201
-    assert (retry.status_code, retry.body) == (201, first.body)
+    assert first_answer.status_code == 201
+    assert (retry_answer.status_code, retry_answer.body) == (201, first_answer.body)
     assert len(builder.get(f"/items?q={body.sku}")["items"]) == 1

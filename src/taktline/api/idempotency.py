@@ -82,20 +82,17 @@ def create_idempotently(
             replayed = _replay(session, actor, key, fingerprint)
             if replayed is not None:
                 return replayed
-            out = create()
-            content = out.model_dump(mode="json")
-            session.add(
-                IdempotencyRecord(
-                    org_id=actor.org_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    status_code=status_code,
-                    body=content,
-                )
+            # Claim the key before creating anything: a concurrent twin's INSERT waits here
+            # on the primary key until this transaction ends, then fails and replays our
+            # answer, instead of racing us to the records (and tripping on their keys).
+            record = IdempotencyRecord(
+                org_id=actor.org_id, key=key, fingerprint=fingerprint, status_code=0, body={}
             )
+            session.add(record)
             session.flush()
+            content = create().model_dump(mode="json")
+            record.status_code, record.body = status_code, content
     except IntegrityError:
-        # A concurrent request with the same key committed first: answer as it did.
         replayed = _replay(session, actor, key, fingerprint)
         if replayed is None:
             raise

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from taktline.errors import (
     Conflict,
     FieldError,
+    InternalError,
     MalformedRequest,
     Problem,
     ValidationProblem,
@@ -94,8 +95,19 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
             request, Conflict("The change conflicts with another change made at the same time.")
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # A bug, not the user's doing: logged with its traceback, answered without it.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return respond(
+            request, InternalError("Something went wrong on the server; it has been logged.")
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:
+            # FastAPI's word for a body that is not UTF-8 or otherwise unreadable.
+            return respond(request, MalformedRequest(f"The body could not be read: {exc.detail}."))
         problem = Problem(str(exc.detail))
         problem.status = exc.status_code
         problem.title = {404: "Not found", 405: "Method not allowed"}.get(

@@ -1,11 +1,12 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, SessionDep, encode_cursor, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
+from taktline.api.routing import APIRouter
 from taktline.auth.permissions import Permission
 from taktline.auth.service import require
 from taktline.items import service

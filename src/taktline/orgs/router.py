@@ -1,10 +1,11 @@
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, SessionDep, encode_cursor, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
+from taktline.api.routing import APIRouter
 from taktline.auth.permissions import Permission
 from taktline.auth.service import require
 from taktline.orgs import service

@@ -1,15 +1,16 @@
 """Thin routes over the production order service."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, SessionDep, encode_cursor, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
+from taktline.api.routing import APIRouter
 from taktline.auth.permissions import Permission
 from taktline.auth.service import require
 from taktline.production_orders import service
@@ -58,7 +59,7 @@ def list_production_orders(
     paging: PageDep,
     state: Annotated[list[State] | None, Query(description="Repeatable.")] = None,
     owner_id: uuid.UUID | None = None,
-    due_before: datetime | None = None,
+    due_before: AwareDatetime | None = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Number, reference or item text.")
     ] = None,

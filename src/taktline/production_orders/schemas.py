@@ -89,7 +89,9 @@ class WorkOrderSummary(ResponseBody):
     count: int
     by_state: dict[State, int]
     quantity_planned: Decimal = Field(description="The quantities of the order's items.")
-    quantity_produced: Decimal = Field(description="What its live work orders produced of them.")
+    quantity_produced: Decimal = Field(
+        description="What its work orders (not DELETED, CANCELED ones included) produced of them."
+    )
     progress_percent: Decimal
 
 

@@ -1,8 +1,7 @@
 import uuid
 from decimal import Decimal
-from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from taktline.resources.models import ResourceKind
 from taktline.schemas import (
@@ -24,18 +23,16 @@ class ResourceCreate(RequestBody):
     capacity_min: NonNegativeQuantity | None = None
     capacity_max: NonNegativeQuantity | None = None
     capacity_unit: Unit | None = None
-    parallel_capacity: int = Field(default=1, ge=1, le=1000)
+    parallel_capacity: int = Field(default=1, ge=1, le=1000, strict=True)
     active: bool = True
 
-    @model_validator(mode="after")
-    def _capacity_range(self) -> Self:
-        if (
-            self.capacity_min is not None
-            and self.capacity_max is not None
-            and self.capacity_max < self.capacity_min
-        ):
-            raise ValueError("capacity_max must not be below capacity_min")
-        return self
+    @field_validator("capacity_max")
+    @classmethod
+    def _not_below_min(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        low = info.data.get("capacity_min")
+        if value is not None and low is not None and value < low:
+            raise ValueError("must not be below capacity_min")
+        return value
 
 
 class ResourceUpdate(PatchBody):
@@ -48,7 +45,7 @@ class ResourceUpdate(PatchBody):
     capacity_min: NonNegativeQuantity | None = None
     capacity_max: NonNegativeQuantity | None = None
     capacity_unit: Unit | None = None
-    parallel_capacity: int | None = Field(default=None, ge=1, le=1000)
+    parallel_capacity: int | None = Field(default=None, ge=1, le=1000, strict=True)
     active: bool | None = None
 
 

@@ -4,14 +4,18 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from taktline import crud
 from taktline.auth.permissions import Actor
-from taktline.errors import FieldError, ValidationProblem
+from taktline.db import transaction
+from taktline.errors import BookingConflict, FieldError, ValidationProblem
 from taktline.orgs.models import Facility
-from taktline.resources.models import Resource, ResourceKind
+from taktline.resources.capacity import peak_load
+from taktline.resources.models import Resource, ResourceBooking, ResourceKind
 from taktline.resources.schemas import ResourceCreate, ResourceUpdate
+from taktline.work_orders.models import WorkOrder
 
 
 def _check_facility(session: Session, actor: Actor, facility_id: uuid.UUID) -> None:
@@ -77,14 +81,47 @@ def update(
     changes = body.changes()
     if "facility_id" in changes:
         _check_facility(session, actor, changes["facility_id"])
-    return crud.update_record(
-        session,
-        actor,
-        Resource,
-        resource_id,
-        changes,
-        expected_version,
-        kind="resource",
-        unique="code",
-        check=_check_capacity,
+    with transaction(session):
+        resource = crud.update_record(
+            session,
+            actor,
+            Resource,
+            resource_id,
+            changes,
+            expected_version,
+            kind="resource",
+            unique="code",
+            check=_check_capacity,
+        )
+        if "parallel_capacity" in changes:
+            _rebook_for_capacity(session, resource)
+    return resource
+
+
+def _rebook_for_capacity(session: Session, resource: Resource) -> None:
+    """A new parallel capacity must hold for what is booked already; the bookings' copy of
+    "one job at a time" (which the PostgreSQL exclusion constraint reads) follows it.
+
+    The resource row is locked by the update, so no booking can slip in meanwhile."""
+    rows = session.execute(
+        select(ResourceBooking.starts_at, ResourceBooking.ends_at, WorkOrder.number)
+        .join(WorkOrder, WorkOrder.id == ResourceBooking.work_order_id)
+        .where(ResourceBooking.resource_id == resource.id)
+    ).all()
+    windows = [(s, e) for s, e, _ in rows]
+    if windows:
+        span = (min(s for s, _ in windows), max(e for _, e in windows))
+        if peak_load(span, windows) > resource.parallel_capacity:
+            numbers = sorted(
+                {n for s, e, n in rows if peak_load((s, e), windows) > resource.parallel_capacity}
+            )
+            raise BookingConflict(
+                f"{resource.name} cannot run only {resource.parallel_capacity} job(s) at once: "
+                f"work orders {', '.join(numbers)} are booked on it at the same time. "
+                "Unschedule some of them first."
+            )
+    session.execute(
+        sql_update(ResourceBooking)
+        .where(ResourceBooking.resource_id == resource.id)
+        .values(exclusive=resource.parallel_capacity == 1)
     )

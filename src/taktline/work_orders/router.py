@@ -1,15 +1,16 @@
 """Thin routes over the work order service: parse, check the role, call, shape the answer."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, SessionDep, encode_cursor, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
+from taktline.api.routing import APIRouter
 from taktline.auth.permissions import Actor, permission_for_action
 from taktline.auth.service import require
 from taktline.schemas import Page
@@ -68,10 +69,11 @@ def list_work_orders(
     resource_id: uuid.UUID | None = None,
     item_id: uuid.UUID | None = None,
     planned_from: Annotated[
-        datetime | None, Query(description="Planned window overlaps [planned_from, planned_to).")
+        AwareDatetime | None,
+        Query(description="Planned window overlaps [planned_from, planned_to)."),
     ] = None,
-    planned_to: datetime | None = None,
-    due_before: datetime | None = None,
+    planned_to: AwareDatetime | None = None,
+    due_before: AwareDatetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Number or item text.")] = None,
 ) -> Page[WorkOrderOut]:
     rows, last = service.list_page(

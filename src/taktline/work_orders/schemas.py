@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from taktline.schemas import (
     Minutes,
@@ -27,28 +27,34 @@ Instructions = Annotated[str, StringConstraints(max_length=10_000)]
 MAX_LINE_ITEMS = 100
 
 
-def _check_window(start: datetime | None, end: datetime | None, what: str = "planned") -> None:
+def _window_end(end: datetime | None, info: ValidationInfo) -> datetime | None:
+    """Checks planned_end against planned_start, so that the error points at planned_end."""
+    start = info.data.get("planned_start")
+    if "planned_start" not in info.data:
+        return end  # planned_start itself was invalid and is reported already
     if (start is None) != (end is None):
-        raise ValueError(f"give both {what}_start and {what}_end, or neither")
+        raise ValueError("give both planned_start and planned_end, or neither")
     if start is not None and end is not None and end <= start:
-        raise ValueError(f"{what}_end must be after {what}_start")
+        raise ValueError("must be after planned_start")
+    return end
 
 
 class LineItemIn(RequestBody):
     sequence: int | None = Field(
-        default=None, ge=1, le=10_000, description="Order of the operation; defaults to position."
+        default=None,
+        ge=1,
+        le=10_000,
+        strict=True,
+        description="Order of the operation; defaults to position.",
     )
     operation: Name
     resource_id: uuid.UUID | None = None
     setup_minutes: Minutes = Decimal(0)
     run_minutes_per_unit: Minutes = Decimal(0)
     planned_start: Timestamp | None = None
-    planned_end: Timestamp | None = None
+    planned_end: Timestamp | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _window(self) -> Self:
-        _check_window(self.planned_start, self.planned_end)
-        return self
+    _end_after_start = field_validator("planned_end")(_window_end)
 
 
 def _check_sequences(line_items: list[LineItemIn]) -> None:
@@ -106,10 +112,7 @@ class LineItemWindow(RequestBody):
     planned_end: Timestamp
     resource_id: uuid.UUID | None = None
 
-    @model_validator(mode="after")
-    def _window(self) -> Self:
-        _check_window(self.planned_start, self.planned_end)
-        return self
+    _end_after_start = field_validator("planned_end")(_window_end)
 
 
 class ScheduleRequest(RequestBody):

@@ -140,7 +140,7 @@ def present(session: Session, work_orders: Sequence[WorkOrder]) -> list[WorkOrde
         rows = session.execute(
             select(ProductionOrder.id, ProductionOrder.state).where(ProductionOrder.id.in_(po_ids))
         )
-        po_states = dict(rows.tuples().all())
+        po_states = {po_id: state for po_id, state in rows}  # noqa: C416 - Result is a mapping to dict()
     out = []
     for wo in work_orders:
         view = _view(wo, po_states.get(wo.production_order_id) if wo.production_order_id else None)
@@ -348,7 +348,12 @@ def schedule_locked(
     if ledger is None:
         ledger = BookingLedger.load(session, actor, [wo], start or earliest_planned_start([wo]))
     if start is not None:
-        ledger.lay_out(wo, start)
+        try:
+            ledger.lay_out(wo, start)
+        except OverflowError:
+            raise ValidationProblem(
+                [FieldError(["body", "start"], "the line items would end after the year 9999")]
+            ) from None
     ledger.book(session, actor, wo)
     _refresh_planned_window(wo)
     _transition(session, actor, wo, po, "schedule", changes=_windows_of(wo))
@@ -781,6 +786,13 @@ def _apply_windows(
             li.resource_id = w.resource_id
 
 
+def _duration_or_none(li: LineItem, quantity: Decimal) -> timedelta | None:
+    try:
+        return line_item_duration(li, quantity)
+    except OverflowError:
+        return None
+
+
 def line_item_duration(li: LineItem, quantity: Decimal) -> timedelta:
     """Setup time plus run time per unit times the quantity, in minutes."""
     minutes = li.setup_minutes + li.run_minutes_per_unit * quantity
@@ -940,6 +952,10 @@ def _check_can_lay_out(wo: WorkOrder) -> None:
     for li in wo.line_items:
         if li.resource_id is None:
             problems.append(f"line item {li.sequence} ({li.operation}) has no resource")
+        elif _duration_or_none(li, wo.quantity) is None:
+            problems.append(
+                f"line item {li.sequence} ({li.operation}) would take longer than any calendar"
+            )
         elif line_item_duration(li, wo.quantity) <= timedelta(0):
             problems.append(
                 f"line item {li.sequence} ({li.operation}) takes no time: give it setup_minutes"

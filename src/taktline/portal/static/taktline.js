@@ -1,55 +1,6 @@
 // Taktline portal: small progressive enhancements; every page works without them.
 "use strict";
 
-
-// --- Order pages (pages_orders.py) ------------------------------------------------------------
-// Forms with rows (items, work orders, line items): "Add" copies the row's <template>, numbered
-// after the last one; "Remove" drops its row. Without this script every form still shows one
-// empty row of each kind, and empty rows are ignored.
-(function () {
-  function reveal(root) {
-    var buttons = root.querySelectorAll("[data-add-row], [data-remove-row]");
-    for (var i = 0; i < buttons.length; i++) { buttons[i].hidden = false; }
-  }
-
-  function addRow(button) {
-    var box = document.getElementById(button.getAttribute("data-add-row"));
-    var template = box && document.getElementById(box.getAttribute("data-template"));
-    if (!template) { return; }
-    var placeholder = box.getAttribute("data-placeholder");            // "__l__"
-    var numberPlaceholder = placeholder.slice(0, -2) + "n__";          // "__ln__"
-    var next = parseInt(box.getAttribute("data-next"), 10) || 0;
-    var html = template.innerHTML.split(placeholder).join(String(next))
-      .split(numberPlaceholder).join(String(next + 1));
-    var outer = box.getAttribute("data-w");                            // line items of a work order
-    if (outer !== null) { html = html.split("__w__").join(outer); }
-    box.setAttribute("data-next", String(next + 1));
-    box.insertAdjacentHTML("beforeend", html);
-    var row = box.lastElementChild;
-    reveal(row);
-    var first = row.querySelector("input:not([type=hidden]), select, textarea");
-    if (first) { first.focus(); }
-  }
-
-  function removeRow(button) {
-    var row = button.closest("[data-row]");
-    if (!row) { return; }
-    var box = row.parentElement;
-    var add = box && box.id ? document.querySelector('[data-add-row="' + box.id + '"]') : null;
-    row.parentElement.removeChild(row);
-    if (add) { add.focus(); }
-  }
-
-  document.addEventListener("click", function (event) {
-    var target = event.target.closest && event.target.closest("[data-add-row], [data-remove-row]");
-    if (!target) { return; }
-    event.preventDefault();
-    if (target.hasAttribute("data-add-row")) { addRow(target); } else { removeRow(target); }
-  });
-  reveal(document);
-})();
-// --- end of order pages ---
-
 // --- Plant pages (pages_plant.py) ---------------------------------------------------------
 // Shop floor: poll the queue's stamp and reload when another user changed the queue, but
 // never while someone is filling in a form (a note says so instead, until they are done).
@@ -126,3 +77,51 @@ document.addEventListener("submit", function (event) {
   if (question && !window.confirm(question)) { event.preventDefault(); }
 });
 // --- end of plant pages ---
+
+// --- Order pages (pages_orders.py) ------------------------------------------------------------
+// Forms with rows (items, work orders, line items): "Add" copies the row's <template>, numbered
+// after the last one; "Remove" drops its row. Without this script every form still shows one
+// empty row of each kind, and empty rows are ignored.
+(function () {
+  function reveal(root) {
+    var buttons = root.querySelectorAll("[data-add-row], [data-remove-row]");
+    for (var i = 0; i < buttons.length; i++) { buttons[i].hidden = false; }
+  }
+
+  function addRow(button) {
+    var box = document.getElementById(button.getAttribute("data-add-row"));
+    var template = box && document.getElementById(box.getAttribute("data-template"));
+    if (!template) { return; }
+    var placeholder = box.getAttribute("data-placeholder");            // "__l__"
+    var numberPlaceholder = placeholder.slice(0, -2) + "n__";          // "__ln__"
+    var next = parseInt(box.getAttribute("data-next"), 10) || 0;
+    var html = template.innerHTML.split(placeholder).join(String(next))
+      .split(numberPlaceholder).join(String(next + 1));
+    var outer = box.getAttribute("data-w");                            // line items of a work order
+    if (outer !== null) { html = html.split("__w__").join(outer); }
+    box.setAttribute("data-next", String(next + 1));
+    box.insertAdjacentHTML("beforeend", html);
+    var row = box.lastElementChild;
+    reveal(row);
+    var first = row.querySelector("input:not([type=hidden]), select, textarea");
+    if (first) { first.focus(); }
+  }
+
+  function removeRow(button) {
+    var row = button.closest("[data-row]");
+    if (!row) { return; }
+    var box = row.parentElement;
+    var add = box && box.id ? document.querySelector('[data-add-row="' + box.id + '"]') : null;
+    row.parentElement.removeChild(row);
+    if (add) { add.focus(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest && event.target.closest("[data-add-row], [data-remove-row]");
+    if (!target) { return; }
+    event.preventDefault();
+    if (target.hasAttribute("data-add-row")) { addRow(target); } else { removeRow(target); }
+  });
+  reveal(document);
+})();
+// --- end of order pages ---

@@ -178,9 +178,7 @@ def read_snapshot(
         capacities = dict(
             conn.execute(
                 select(Resource.id, Resource.parallel_capacity).where(Resource.id.in_(resource_ids))
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         events = [
             tuple(row)

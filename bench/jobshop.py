@@ -100,12 +100,21 @@ def load_instances(args: argparse.Namespace) -> list[Instance]:
 
 
 def run_one(
-    instance: Instance, time_limit: float, seed: int, workers: int | None
+    instance: Instance,
+    time_limit: float,
+    seed: int,
+    workers: int | None,
+    parameters: dict[str, object] | None = None,
 ) -> dict[str, Any]:
     problem = to_problem(instance)
     began = time.perf_counter()
     proposal = solve(
-        problem, time_limit_s=time_limit, seed=seed, objective=Objective.MAKESPAN, workers=workers
+        problem,
+        time_limit_s=time_limit,
+        seed=seed,
+        objective=Objective.MAKESPAN,
+        workers=workers,
+        cpsat_parameters=parameters,
     )
     seconds = time.perf_counter() - began
     violations = check_proposal(problem, proposal)
@@ -156,16 +165,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None, help="CP-SAT workers (default: auto)")
+    ap.add_argument(
+        "--cpsat-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra CP-SAT parameter, e.g. num_full_subsolvers=2 (repeatable)",
+    )
     ap.add_argument("--json", dest="json_out", help="write the results as JSON here")
     args = ap.parse_args(argv)
 
+    parameters: dict[str, object] = {}
+    for item in args.cpsat_param:
+        name, _, value = item.partition("=")
+        parameters[name] = value.split(",") if name.endswith("subsolvers") else value
     results = []
     print(
         f"{'instance':<10}{'size':>7}{'makespan':>10}{'optimum/bounds':>17}{'solver LB':>11}"
         f"{'gap %':>8}{'seconds':>9}  proven"
     )
     for instance in load_instances(args):
-        row = run_one(instance, args.time_limit, args.seed, args.workers)
+        row = run_one(instance, args.time_limit, args.seed, args.workers, parameters)
         results.append(row)
         if instance.optimum:
             ref = str(instance.optimum)

@@ -27,6 +27,9 @@ from taktline.scheduling import (
     Resource,
     solve,
 )
+from taktline.scheduling.cpsat import solve_cpsat
+from taktline.scheduling.heuristic import evaluate
+from taktline.scheduling.problem import prepare
 from tests.scheduling.helpers import assert_valid
 
 LONG = 10_000
@@ -144,6 +147,11 @@ def _place(problem, resources, pinned, preds, order, modes):
         start[p.operation], end[p.operation] = p.start, p.end
         if p.end > p.start:
             on[p.resource].append((p.start, p.end))
+    for r, windows in on.items():
+        if any(
+            sum(1 for a, b in windows if a <= s < b) > resources[r].capacity for s, _ in windows
+        ):
+            return None  # pinned work beyond capacity
     for (job, o), mode in zip(order, modes, strict=True):
         res = resources[mode.resource]
         t0 = max(0, job.release, *(end[p] for p in preds[o.id]))
@@ -238,3 +246,13 @@ def test_tiny_problems_reach_the_brute_force_optimum(problem: Problem) -> None:
     )
     assert expected is not None
     assert got == expected
+
+    # The same from the CP-SAT model alone: no hint, a horizon far beyond any optimum here
+    # (releases <= 10, pinned work ends by 23, 5 operations of <= 8 minutes, short gaps).
+    prep = prepare(problem)
+    result = solve_cpsat(prep, problem.objective, horizon=300, time_limit_s=10, workers=2)
+    assert result.optimal
+    assert result.schedule is not None
+    tardiness, makespan = evaluate(prep, result.schedule)
+    alone = (makespan, 0) if problem.objective is Objective.MAKESPAN else (tardiness, makespan)
+    assert alone == expected

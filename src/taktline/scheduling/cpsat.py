@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -81,6 +83,15 @@ def _has_gaps(cal: Calendar | None, lo: int, hi: int) -> bool:
     return stretch is None or stretch[1] < hi
 
 
+def _has_room(cal: Calendar | None, d: int, lo: int, h: int, interruptible: bool) -> bool:
+    if cal is None or d == 0:
+        return lo + d <= h
+    if interruptible:
+        return cal.working_minutes(lo, h) >= d
+    s = cal.next_fit(lo, d)
+    return s is not None and s + d <= h
+
+
 def _start_domain(cal: Calendar, d: int, lo: int, hi: int) -> list[list[int]]:
     """Starts at which [s, s + d) lies in one working stretch, within [lo, hi]."""
     out = []
@@ -106,6 +117,11 @@ class _Builder:
         self.makespan: cp_model.IntVar | None = None
         self.tardiness: list[tuple[int, cp_model.IntVar]] = []
         self.weight_scale = 1
+        # For hints: the working-stretch starts an index variable points into, and the
+        # variables fixed by an Element on an index: (variable, table, index).
+        self.tables: dict[int, list[int]] = {}
+        self.aux: list[tuple[cp_model.IntVar, list[int], cp_model.IntVar]] = []
+        self.sizes: list[tuple[cp_model.IntVar, cp_model.IntVar, cp_model.IntVar]] = []
 
     def build(self, makespan_lower_bound: int) -> None:
         prep = self.prep
@@ -132,8 +148,13 @@ class _Builder:
         lo = prep.head[i]
         hi = h - prep.tail[i]
         end_hi = min(h, prep.deadline.get(i, h))
-        modes = prep.op_modes[i]
         interruptible = prep.interruptible[i]
+        # Modes that have no room before the horizon do not enter the model.
+        modes = [
+            md
+            for md in prep.op_modes[i]
+            if _has_room(prep.calendars[md.resource], md.duration, lo, h, interruptible)
+        ] or prep.op_modes[i][:1]
         single = len(modes) == 1
         if single:
             mode = modes[0]
@@ -174,6 +195,7 @@ class _Builder:
                 assert e_var is not None
                 sm, em, ks, ke = self._stretched(f"{i}_{k}", d, cal, lo, h)
                 z = m.new_int_var(d, h, f"z{i}_{k}")
+                self.sizes.append((z, sm, em))
                 itv = m.new_optional_interval_var(sm, z, em, p, f"x{i}_{k}")
                 m.add(sm == s).only_enforce_if(p)
                 m.add(em == e_var).only_enforce_if(p)
@@ -198,12 +220,16 @@ class _Builder:
     def _stretched(
         self, name: str, d: int, cal: Calendar, lo: int, h: int
     ) -> tuple[cp_model.IntVar, cp_model.IntVar, cp_model.IntVar, cp_model.IntVar]:
-        """Start and end of an interruptible operation of d working minutes on `cal`."""
+        """Start and end of an interruptible operation of d working minutes on `cal`.
+
+        Only the working stretches that meet [lo, h) enter the model: a calendar expanded
+        over months must not turn into Element tables of thousands of entries.
+        """
         m = self.model
-        ivs = cal.intervals
+        ivs = [(a, b) for a, b in cal.intervals if b > lo and a < h] or [cal.intervals[-1]]
         starts = [a for a, _ in ivs]
         ends = [b for _, b in ivs]
-        # Non-working minutes before each stretch (the calendar's own start counted from it).
+        # Non-working minutes before each stretch (counted from the calendar's start).
         gap_before = [a - cal.worked_before(a) for a in starts]
         s = m.new_int_var_from_domain(
             cp_model.Domain.from_intervals([[a, b - 1] for a, b in ivs]), f"s{name}"
@@ -214,17 +240,19 @@ class _Builder:
         m.add(s >= lo)
         ks = m.new_int_var(0, len(ivs) - 1, f"ks{name}")
         ke = m.new_int_var(0, len(ivs) - 1, f"ke{name}")
+        self.tables[ks.index] = starts
+        self.tables[ke.index] = starts
         for k_var, x, first, last in ((ks, s, 0, -1), (ke, e, 1, 0)):
-            a = m.new_int_var(min(starts), max(starts), f"a{name}")
-            b = m.new_int_var(min(ends), max(ends), f"b{name}")
-            m.add_element(k_var, starts, a)
-            m.add_element(k_var, ends, b)
-            m.add(x >= a + first)
-            m.add(x <= b + last)
-        gs = m.new_int_var(min(gap_before), max(gap_before), f"gs{name}")
-        ge = m.new_int_var(min(gap_before), max(gap_before), f"ge{name}")
-        m.add_element(ks, gap_before, gs)
-        m.add_element(ke, gap_before, ge)
+            for table, low, bound in ((starts, first, True), (ends, last, False)):
+                v = m.new_int_var(min(table), max(table), f"v{name}")
+                m.add_element(k_var, table, v)
+                m.add(x >= v + low) if bound else m.add(x <= v + low)
+                self.aux.append((v, table, k_var))
+        for k_var in (ks, ke):
+            g = m.new_int_var(min(gap_before), max(gap_before), f"g{name}")
+            m.add_element(k_var, gap_before, g)
+            self.aux.append((g, gap_before, k_var))
+        gs, ge = self.aux[-2][0], self.aux[-1][0]
         m.add(e - s == d + ge - gs)
         m.add(ke >= ks)
         return s, e, ks, ke
@@ -237,6 +265,7 @@ class _Builder:
         m.add(s <= hi)
         m.add(e <= end_hi)
         z = m.new_int_var(d, max(d, self.horizon - lo), f"z{i}")
+        self.sizes.append((z, s, e))
         itv = m.new_interval_var(s, z, e, f"x{i}")
         self.start[i], self.end[i] = s, e
         self.modes[i].append(_Mode(r, d, None, itv, s, e, ks, ke))
@@ -290,7 +319,9 @@ class _Builder:
         m.minimize(self.weight_scale * sum(prep.weight[j] * t for j, t in self.tardiness) + ms)
 
     def hint(self, schedule: Schedule) -> None:
+        """A complete hint, auxiliary variables included, so CP-SAT starts from it at once."""
         prep, m = self.prep, self.model
+        hinted: dict[int, int] = {}  # variable index -> value
         for i in range(prep.n_ops):
             if i in prep.pinned:
                 continue
@@ -320,8 +351,17 @@ class _Builder:
                     if md.start is not start:
                         m.add_hint(md.start, hs)
                         m.add_hint(md.end, he)
-                    m.add_hint(md.k_start, _stretch_index(cal, hs))
-                    m.add_hint(md.k_end, _stretch_index(cal, he - 1))
+                    hinted[md.start.index], hinted[md.end.index] = hs, he
+                    hinted[md.k_start.index] = _stretch_index(self.tables[md.k_start.index], hs)
+                    hinted[md.k_end.index] = _stretch_index(self.tables[md.k_end.index], he - 1)
+                    m.add_hint(md.k_start, hinted[md.k_start.index])
+                    m.add_hint(md.k_end, hinted[md.k_end.index])
+        for var, table, index in self.aux:
+            if index.index in hinted:
+                m.add_hint(var, table[hinted[index.index]])
+        for z, zs, ze in self.sizes:
+            if zs.index in hinted and ze.index in hinted:
+                m.add_hint(z, hinted[ze.index] - hinted[zs.index])
         _tardiness, makespan = evaluate(prep, schedule)
         if self.makespan is not None:
             m.add_hint(self.makespan, makespan)
@@ -347,12 +387,9 @@ class _Builder:
         return Schedule(resource, start, end, rule="cp-sat")
 
 
-def _stretch_index(cal: Calendar, t: int) -> int:
-    """The working stretch that holds minute t (or the next one)."""
-    for k, (_, b) in enumerate(cal.intervals):
-        if t < b:
-            return k
-    return len(cal.intervals) - 1
+def _stretch_index(starts: list[int], t: int) -> int:
+    """The index of the working stretch (of those in the model) that holds minute t."""
+    return max(0, bisect_right(starts, t) - 1)
 
 
 def solve_cpsat(
@@ -365,6 +402,7 @@ def solve_cpsat(
     workers: int | None = None,
     hint: Schedule | None = None,
     makespan_lower_bound: int = 0,
+    parameters: Mapping[str, object] | None = None,
 ) -> CpSatResult:
     """Solve with CP-SAT within `time_limit_s` wall seconds; all starts and ends <= horizon."""
     began = time.perf_counter()
@@ -378,6 +416,15 @@ def solve_cpsat(
     params.num_workers = workers or default_workers()
     params.random_seed = seed
     params.log_search_progress = False
+    for key, value in (parameters or {}).items():
+        # Any other CP-SAT parameter by name, e.g. {"num_full_subsolvers": 2}.
+        field = getattr(params, key)
+        if isinstance(value, list | tuple):
+            field.extend(value)
+        elif isinstance(field, bool) and isinstance(value, str):
+            setattr(params, key, value.lower() in ("1", "true", "yes"))
+        else:
+            setattr(params, key, type(field)(value))
     status = solver.solve(builder.model)
     name = solver.status_name(status)
     seconds = time.perf_counter() - began

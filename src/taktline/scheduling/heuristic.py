@@ -255,10 +255,14 @@ def list_schedule(prep: Prepared, rule: Rule) -> Schedule:
 def serial_makespan(prep: Prepared) -> int:
     """The makespan when every operation runs alone, one after another, in dependency order.
 
-    A feasible schedule of its own (pinned windows aside), so a safe horizon for models
-    whose optimum may run longer than the heuristic's makespan (least weighted tardiness).
+    A feasible schedule's makespan (pinned deadlines aside): the base of the horizon when
+    the heuristic found no schedule. Not a bound on the makespan of an optimum for least
+    weighted tardiness (that may run later to finish urgent work first).
     """
     units = [[_Unit() for _ in range(c)] for c in prep.capacity]
+    end = [0] * prep.n_ops
+    for i, (_, _, e) in prep.pinned.items():
+        end[i] = e
     latest = 0
     for r, s, e in sorted(prep.pinned.values(), key=lambda w: w[1]):
         latest = max(latest, e)
@@ -270,7 +274,7 @@ def serial_makespan(prep: Prepared) -> int:
     for i in prep.topo:
         if i in prep.pinned:
             continue
-        t = max(at, prep.release[prep.op_job[i]])
+        t = max(at, prep.release[prep.op_job[i]], *(end[p] for p in prep.op_preds(i)))
         best: tuple[int, int, int, int] | None = None
         for mode in prep.op_modes[i]:
             for u, unit in enumerate(units[mode.resource]):
@@ -284,6 +288,6 @@ def serial_makespan(prep: Prepared) -> int:
                 prep.op_ids[i], "no eligible resource has working time left for it"
             )
         units[best[2]][best[3]].book(best[1], best[0])
-        at = best[0]
+        at = end[i] = best[0]
         latest = max(latest, at)
     return latest

@@ -18,6 +18,7 @@ Pass `workers=1` for a repeatable answer (weaker on hard problems).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from taktline.scheduling.cpsat import solve_cpsat
 from taktline.scheduling.heuristic import Schedule, heuristic, score, serial_makespan
@@ -68,6 +69,7 @@ def solve(
     *,
     workers: int | None = None,
     max_cpsat_operations: int = MAX_CPSAT_OPERATIONS,
+    cpsat_parameters: Mapping[str, object] | None = None,
 ) -> Proposal:
     """A schedule for every operation of `problem`, the best found within `time_limit_s`.
 
@@ -163,9 +165,16 @@ def solve(
     if objective is Objective.MAKESPAN and start_schedule is not None:
         horizon = score(prep, start_schedule, objective)[0]
     else:
-        horizon = max(serial_makespan(prep), pinned_end, lower)
+        # Least weighted tardiness may take a longer makespan than the heuristic's: allow
+        # twice that (twice all the work one after another, without a heuristic schedule).
+        # A modelling choice, to keep the model small: a plan that needs more than twice
+        # the heuristic's span to cut lateness is not sought, and "optimal" means optimal
+        # among the plans that end by then.
         if start_schedule is not None:
-            horizon = max(horizon, score(prep, start_schedule, Objective.MAKESPAN)[0])
+            horizon = 2 * score(prep, start_schedule, Objective.MAKESPAN)[0]
+        else:
+            horizon = 2 * serial_makespan(prep)
+        horizon = max(horizon, pinned_end, lower)
     result = solve_cpsat(
         prep,
         objective,
@@ -175,6 +184,7 @@ def solve(
         workers=workers,
         hint=start_schedule,
         makespan_lower_bound=lower,
+        parameters=cpsat_parameters,
     )
     if result.schedule is None or result.value is None:
         if start_schedule is None:

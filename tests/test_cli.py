@@ -10,6 +10,7 @@ from typer.testing import CliRunner, Result
 from taktline import cli, migrate
 from taktline.app import create_app
 from taktline.config import Settings
+from taktline.db import create_db_engine, create_session_factory
 from tests.helpers import API, db_counts
 
 
@@ -155,6 +156,28 @@ def test_up_loads_the_demo_into_an_empty_database_and_prints_a_working_admin_tok
     assert len(response.json()["items"]) >= 5  # the demo's resources
 
 
+def test_up_prints_a_portal_password_for_the_demo_users_once_and_it_signs_in(
+    run, cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from taktline.portal import security
+
+    monkeypatch.setattr(cli, "_serve", lambda host, port: None)
+
+    first = run("up")
+    again = run("up")
+
+    match = re.search(r"with the password (\S+)", first.stdout)
+    assert match is not None, first.stdout
+    assert "with the password shown at the first start" in again.stdout
+    engine = create_db_engine(cli_database)
+    with create_session_factory(engine)() as session:
+        for email in ("planner@sunshine.example", "operator@sunshine.example"):
+            assert security.sign_in(session, email, match.group(1), "127.0.0.1")
+    engine.dispose()
+
+
 def test_db_purge_deletes_only_idempotency_answers_older_than_the_ttl(
     run, cli_database: str
 ) -> None:
@@ -164,7 +187,7 @@ def test_db_purge_deletes_only_idempotency_answers_older_than_the_ttl(
 
     from taktline.api.idempotency import IdempotencyRecord
     from taktline.auth import service as auth_service
-    from taktline.db import create_db_engine, create_session_factory, utcnow
+    from taktline.db import utcnow
 
     assert run("db", "upgrade").exit_code == 0
     engine = create_db_engine(cli_database)

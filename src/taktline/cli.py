@@ -5,6 +5,7 @@ TAKTLINE_DATABASE_URL, read afresh by every command.
 """
 
 import importlib.util
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from taktline.auth.models import User
 from taktline.auth.permissions import Role
 from taktline.config import Settings
 from taktline.db import create_db_engine, create_session_factory
-from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG
+from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG, DEMO_USERS
 from taktline.demo import load as load_demo
 from taktline.errors import Problem
 from taktline.orgs.models import Organisation
@@ -173,6 +174,23 @@ def demo(
         typer.echo(f"The demo is loaded into {organisation.name}.")
 
 
+def _first_portal_password(session: Session) -> str | None:
+    """A password for the demo users that have none yet (a fresh demo), or None.
+
+    Generated, never a default: a demo left running on a network must not open to a
+    password printed in the README."""
+    emails = list(DEMO_USERS)
+    without = session.scalars(
+        select(User.email).where(User.email.in_(emails), User.password_hash.is_(None))
+    ).all()
+    if not without:
+        return None
+    password = secrets.token_urlsafe(9)
+    for email in without:
+        portal_security.set_password(session, email, password)
+    return password
+
+
 @app.command()
 def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Migrate, load the demo if the database is empty, print an admin token, and serve.
@@ -194,6 +212,7 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
             .where(User.email == DEMO_ADMIN_EMAIL)
         ).first()
         token = auth_service.create_token(session, row[0]) if row is not None else None
+        portal_password = _first_portal_password(session)
 
     base = f"http://{host}:{port}"
     typer.echo("")
@@ -205,6 +224,16 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     if row is None or token is None:
         typer.echo("No demo admin in this database: create a token with `taktline token create`.")
     else:
+        if portal_password is not None:
+            typer.echo(
+                f"Portal sign-in, shown this once: {', '.join(DEMO_USERS)} "
+                f"with the password {portal_password}"
+            )
+        else:
+            typer.echo(
+                f"Portal sign-in: {', '.join(DEMO_USERS)} with the password shown at the first "
+                "start (or set one: taktline user set-password --email EMAIL)."
+            )
         typer.echo(f"A new API token for {DEMO_ADMIN_EMAIL} (admin of {row[1]}):")
         typer.echo(token)
     typer.echo("")

@@ -30,6 +30,13 @@ from taktline.work_orders.schemas import LineItemIn, WorkOrderFields
 
 DEMO_ORG = "Sunshine Beverages"
 DEMO_ADMIN_EMAIL = "admin@sunshine.example"
+# One user per role, to try the portal as each of them.
+DEMO_USERS = {
+    DEMO_ADMIN_EMAIL: Role.ADMIN,
+    "planner@sunshine.example": Role.PLANNER,
+    "operator@sunshine.example": Role.OPERATOR,
+    "viewer@sunshine.example": Role.VIEWER,
+}
 PLANT_ZONE = "America/Chicago"
 ORDER_REFERENCE = "HJ-PO-1001"
 
@@ -55,6 +62,9 @@ def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
     org = auth_service.get_or_create_org(session, org_name)
     admin = auth_service.get_or_create_user(session, org, _admin_email(org_name), Role.ADMIN)
     actor = auth_service.actor_for_user(admin)
+    if org_name == DEMO_ORG:
+        for email, role in DEMO_USERS.items():
+            auth_service.get_or_create_user(session, org, email, role)
 
     facility = session.scalar(
         select(Facility).where(Facility.org_id == org.id, Facility.name == "Riverside Plant")

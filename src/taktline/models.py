@@ -2,6 +2,7 @@
 
 from taktline.api.idempotency import IdempotencyRecord
 from taktline.auth.models import ApiToken, User
+from taktline.calendars.models import CalendarException, WorkingCalendar, WorkingShift
 from taktline.db import Base
 from taktline.events.models import Event
 from taktline.items.models import Item
@@ -10,17 +11,24 @@ from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.portal.models import LoginAttempt, PortalSession
 from taktline.production_orders.models import ProductionOrder, ProductionOrderItem
 from taktline.resources.models import Resource, ResourceBooking
-from taktline.work_orders.models import LineItem, WorkOrder
+from taktline.work_orders.models import (
+    LineItem,
+    LineItemAlternative,
+    WorkOrder,
+    WorkOrderDependency,
+)
 
 __all__ = [
     "ApiToken",
     "Base",
+    "CalendarException",
     "Customer",
     "Event",
     "Facility",
     "IdempotencyRecord",
     "Item",
     "LineItem",
+    "LineItemAlternative",
     "LoginAttempt",
     "NumberSequence",
     "Organisation",
@@ -31,4 +39,7 @@ __all__ = [
     "ResourceBooking",
     "User",
     "WorkOrder",
+    "WorkOrderDependency",
+    "WorkingCalendar",
+    "WorkingShift",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -53,6 +54,10 @@ class WorkOrder(OrgScoped, Base):
     quantity_scrapped: Mapped[Decimal] = mapped_column(default=Decimal(0))
     on_hold: Mapped[bool] = mapped_column(default=False)
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    # The scheduler starts none of its line items before this.
+    release_at: Mapped[datetime | None]
+    # Pinned by the planner: the scheduler leaves it where it is.
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     line_items: Mapped[list["LineItem"]] = relationship(
         back_populates="work_order",
@@ -93,5 +98,50 @@ class LineItem(Base):
         Enum(LineItemStatus, native_enum=False, length=16, validate_strings=True),
         default=LineItemStatus.PENDING,
     )
+    # May stretch over non-working time (only working minutes count); if not, it must fit
+    # inside one working stretch of its resource.
+    interruptible: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     work_order: Mapped[WorkOrder] = relationship(back_populates="line_items")
+
+
+class LineItemAlternative(Base):
+    """Another resource a line item may run on, with its own setup and run time there.
+
+    The line item's own resource_id (with its setup and run time) is where it runs now; the
+    scheduler may move it to one of these, which then swaps places with it."""
+
+    __tablename__ = "work_order_line_item_alternatives"
+    __table_args__ = (
+        UniqueConstraint("line_item_id", "resource_id"),
+        Index("ix_work_order_line_item_alternatives_resource", "resource_id"),
+        CheckConstraint("setup_minutes >= 0", name="setup_minutes_not_negative"),
+        CheckConstraint("run_minutes_per_unit >= 0", name="run_minutes_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    line_item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_order_line_items.id", ondelete="CASCADE")
+    )
+    resource_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("resources.id"))
+    setup_minutes: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    run_minutes_per_unit: Mapped[Decimal] = mapped_column(default=Decimal(0))
+
+
+class WorkOrderDependency(Base):
+    """`work_order_id` starts only after `depends_on_id` (of the same production order) ends."""
+
+    __tablename__ = "work_order_dependencies"
+    __table_args__ = (
+        CheckConstraint("work_order_id <> depends_on_id", name="not_itself"),
+        Index("ix_work_order_dependencies_depends_on", "depends_on_id"),
+    )
+
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    depends_on_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)

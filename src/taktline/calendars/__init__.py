@@ -1,0 +1,1 @@
+"""Working calendars: weekly working hours of facilities and resources, and exceptions."""

@@ -25,6 +25,8 @@ from taktline.work_orders.lifecycle import LineItemStatus, State
 
 Instructions = Annotated[str, StringConstraints(max_length=10_000)]
 MAX_LINE_ITEMS = 100
+MAX_ALTERNATIVES = 20
+MAX_DEPENDENCIES = 100
 
 
 def _window_end(end: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -37,6 +39,14 @@ def _window_end(end: datetime | None, info: ValidationInfo) -> datetime | None:
     if start is not None and end is not None and end <= start:
         raise ValueError("must be after planned_start")
     return end
+
+
+class AlternativeIn(RequestBody):
+    """Another resource the line item may run on, with its setup and run time there."""
+
+    resource_id: uuid.UUID
+    setup_minutes: Minutes = Decimal(0)
+    run_minutes_per_unit: Minutes = Decimal(0)
 
 
 class LineItemIn(RequestBody):
@@ -53,6 +63,17 @@ class LineItemIn(RequestBody):
     run_minutes_per_unit: Minutes = Decimal(0)
     planned_start: Timestamp | None = None
     planned_end: Timestamp | None = Field(default=None, validate_default=True)
+    interruptible: bool = Field(
+        default=False,
+        strict=True,
+        description="May stretch over non-working time; if not, it must fit inside one "
+        "working stretch of its resource.",
+    )
+    alternatives: list[AlternativeIn] = Field(
+        default_factory=list,
+        max_length=MAX_ALTERNATIVES,
+        description="Other resources the scheduler may run it on, each with its own times.",
+    )
 
     _end_after_start = field_validator("planned_end")(_window_end)
 
@@ -74,6 +95,12 @@ class WorkOrderFields(RequestBody):
     instructions: Instructions | None = None
     due_date: Timestamp | None = None
     priority: Priority = 50
+    release_at: Timestamp | None = Field(
+        default=None, description="The scheduler starts none of its line items before this."
+    )
+    pinned: bool = Field(
+        default=False, strict=True, description="The scheduler leaves it where it is."
+    )
     line_items: list[LineItemIn] = Field(default_factory=list, max_length=MAX_LINE_ITEMS)
 
     @model_validator(mode="after")
@@ -82,14 +109,26 @@ class WorkOrderFields(RequestBody):
         return self
 
 
+DependsOn = Annotated[
+    list[uuid.UUID],
+    Field(
+        max_length=MAX_DEPENDENCIES,
+        description="Work orders of the same production order that must end before it starts.",
+    ),
+]
+
+
 class WorkOrderCreate(WorkOrderFields):
     production_order_id: uuid.UUID | None = None
+    depends_on: DependsOn = Field(default_factory=list)
 
 
 class WorkOrderUpdate(PatchBody):
-    """Only while DRAFT. `line_items`, when given, replaces the whole list."""
+    """Only while DRAFT, except `pinned` alone, which may change while the work order is
+    DRAFT, SCHEDULED or IN_PROCESS. `line_items` and `depends_on`, when given, replace the
+    whole list."""
 
-    nullable = frozenset({"instructions", "due_date", "unit"})
+    nullable = frozenset({"instructions", "due_date", "unit", "release_at"})
 
     item_id: uuid.UUID | None = None
     quantity: PositiveQuantity | None = None
@@ -97,7 +136,10 @@ class WorkOrderUpdate(PatchBody):
     instructions: Instructions | None = None
     due_date: Timestamp | None = None
     priority: Priority | None = None
+    release_at: Timestamp | None = None
+    pinned: bool | None = Field(default=None, strict=True)
     line_items: list[LineItemIn] | None = Field(default=None, max_length=MAX_LINE_ITEMS)
+    depends_on: DependsOn | None = None
 
     @model_validator(mode="after")
     def _sequences(self) -> Self:
@@ -162,6 +204,13 @@ class ResourceRef(ResponseBody):
     name: str
 
 
+class AlternativeOut(ResponseBody):
+    resource_id: uuid.UUID
+    resource: ResourceRef | None = None
+    setup_minutes: Decimal
+    run_minutes_per_unit: Decimal
+
+
 class LineItemOut(ResponseBody):
     id: uuid.UUID
     sequence: int
@@ -177,6 +226,8 @@ class LineItemOut(ResponseBody):
     quantity_completed: Decimal
     quantity_scrapped: Decimal
     status: LineItemStatus
+    interruptible: bool
+    alternatives: list[AlternativeOut] = Field(default_factory=list)
 
 
 class WorkOrderOut(RecordOut):
@@ -197,6 +248,11 @@ class WorkOrderOut(RecordOut):
     quantity_scrapped: Decimal
     on_hold: bool
     hold_reason: str | None
+    release_at: datetime | None
+    pinned: bool
+    depends_on: list[uuid.UUID] = Field(
+        default_factory=list, description="Work orders that must end before it starts."
+    )
     line_items: list[LineItemOut]
     resource_ids: list[uuid.UUID] = Field(description="The resources its line items run on.")
     allowed_actions: list[str] = Field(description="What may be done to it now.")

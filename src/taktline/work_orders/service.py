@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from taktline import crud
 from taktline.auth.permissions import Actor
-from taktline.db import transaction, utcnow
+from taktline.db import new_id, transaction, utcnow
 from taktline.errors import (
     BookingConflict,
     Conflict,
@@ -49,8 +49,14 @@ from taktline.work_orders.lifecycle import (
     line_item_after_report,
     schedule_problems,
 )
-from taktline.work_orders.models import LineItem, WorkOrder
+from taktline.work_orders.models import (
+    LineItem,
+    LineItemAlternative,
+    WorkOrder,
+    WorkOrderDependency,
+)
 from taktline.work_orders.schemas import (
+    AlternativeOut,
     CompleteRequest,
     LineItemIn,
     LineItemOut,
@@ -65,6 +71,8 @@ from taktline.work_orders.schemas import (
 
 ENTITY = "work_order"
 Loc = list[str | int]
+# `pinned` alone may change in these states: the scheduler reads it, nothing else changes.
+PINNABLE_STATES = frozenset({State.DRAFT, State.SCHEDULED, State.IN_PROCESS})
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -123,9 +131,11 @@ def list_page(
 
 
 def present(session: Session, work_orders: Sequence[WorkOrder]) -> list[WorkOrderOut]:
-    """Response bodies for work orders, with their resources and allowed actions, in two
-    queries however many there are."""
+    """Response bodies for work orders, with their resources, alternatives, dependencies and
+    allowed actions, in at most four queries however many there are."""
+    alternatives = alternatives_of(session, [li.id for wo in work_orders for li in wo.line_items])
     resource_ids = {li.resource_id for wo in work_orders for li in wo.line_items if li.resource_id}
+    resource_ids |= {a.resource_id for alts in alternatives.values() for a in alts}
     resources = (
         {
             r.id: ResourceRef.model_validate(r)
@@ -141,12 +151,21 @@ def present(session: Session, work_orders: Sequence[WorkOrder]) -> list[WorkOrde
             select(ProductionOrder.id, ProductionOrder.state).where(ProductionOrder.id.in_(po_ids))
         )
         po_states = {po_id: state for po_id, state in rows}  # noqa: C416 - Result is a mapping to dict()
+    depends = dependencies_of(session, [wo.id for wo in work_orders])
     out = []
     for wo in work_orders:
         view = _view(wo, po_states.get(wo.production_order_id) if wo.production_order_id else None)
         line_items = [
             LineItemOut.model_validate(li).model_copy(
-                update={"resource": resources.get(li.resource_id) if li.resource_id else None}
+                update={
+                    "resource": resources.get(li.resource_id) if li.resource_id else None,
+                    "alternatives": [
+                        AlternativeOut.model_validate(a).model_copy(
+                            update={"resource": resources.get(a.resource_id)}
+                        )
+                        for a in alternatives.get(li.id, [])
+                    ],
+                }
             )
             for li in wo.line_items
         ]
@@ -155,11 +174,43 @@ def present(session: Session, work_orders: Sequence[WorkOrder]) -> list[WorkOrde
                 **{c: getattr(wo, c) for c in WorkOrderOut.model_fields if hasattr(wo, c)},
                 "line_items": line_items,
                 "resource_ids": _distinct(li.resource_id for li in wo.line_items),
+                "depends_on": depends.get(wo.id, []),
                 "allowed_actions": list(allowed_actions(view)),
             }
         )
         out.append(body)
     return out
+
+
+def alternatives_of(
+    session: Session, line_item_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[LineItemAlternative]]:
+    """The alternative resources of these line items, in one query (none without ids)."""
+    found: dict[uuid.UUID, list[LineItemAlternative]] = defaultdict(list)
+    if line_item_ids:
+        for alt in session.scalars(
+            select(LineItemAlternative)
+            .where(LineItemAlternative.line_item_id.in_(line_item_ids))
+            .order_by(LineItemAlternative.id)
+        ):
+            found[alt.line_item_id].append(alt)
+    return found
+
+
+def dependencies_of(
+    session: Session, work_order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The work orders each of these waits for, in one query (none without ids)."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    if work_order_ids:
+        rows = session.execute(
+            select(WorkOrderDependency.work_order_id, WorkOrderDependency.depends_on_id)
+            .where(WorkOrderDependency.work_order_id.in_(work_order_ids))
+            .order_by(WorkOrderDependency.depends_on_id)
+        )
+        for wo_id, pred_id in rows:
+            found[wo_id].append(pred_id)
+    return found
 
 
 def history(session: Session, actor: Actor, wo_id: uuid.UUID) -> Sequence[Event]:
@@ -178,6 +229,8 @@ def create(session: Session, actor: Actor, body: WorkOrderCreate) -> WorkOrder:
                 session, actor, body.production_order_id, ["body", "production_order_id"]
             )
         (wo,) = build(session, actor, [(["body"], body)], po)
+        if body.depends_on:
+            _set_dependencies(session, actor, wo, body.depends_on, ["body", "depends_on"])
         if po is not None:
             follow_work_orders(session, actor, po, f"{wo.number} was added")
     return wo
@@ -210,9 +263,16 @@ def build(
             for loc, b in bodies
             for i, li in enumerate(b.line_items)
             if li.resource_id is not None
+        ]
+        + [
+            ([*loc, "line_items", i, "alternatives", k, "resource_id"], alt.resource_id)
+            for loc, b in bodies
+            for i, li in enumerate(b.line_items)
+            for k, alt in enumerate(li.alternatives)
         ],
         kind="resource",
     )
+    _check_alternatives([([*loc, "line_items"], b.line_items) for loc, b in bodies])
     numbers = next_numbers(session, actor.org_id, "work_order", len(bodies))
     created = []
     for number, (_, body) in zip(numbers, bodies, strict=True):
@@ -227,12 +287,19 @@ def build(
             instructions=body.instructions,
             due_date=body.due_date if body.due_date else (po.due_date if po else None),
             priority=body.priority,
+            release_at=body.release_at,
+            pinned=body.pinned,
             line_items=_new_line_items(actor, body.line_items),
         )
         _refresh_planned_window(wo)
         session.add(wo)
         created.append(wo)
     session.flush()
+    session.add_all(
+        alt
+        for wo, (_, body) in zip(created, bodies, strict=True)
+        for alt in _new_alternatives(actor, wo.line_items, body.line_items)
+    )
     for wo, (_, body) in zip(created, bodies, strict=True):
         events.record(
             session,
@@ -256,9 +323,11 @@ def update(
 ) -> WorkOrder:
     with transaction(session):
         wo, po = _lock(session, actor, wo_id, expected_version)
-        _decide_or_raise(wo, po, "update")
         changes = body.changes()
+        if not (set(changes) == {"pinned"} and wo.state in PINNABLE_STATES):
+            _decide_or_raise(wo, po, "update")
         line_items = changes.pop("line_items", None)
+        depends_on = changes.pop("depends_on", None)
         if "item_id" in changes:
             item = crud.resolve_refs(
                 session,
@@ -273,22 +342,30 @@ def update(
         diff = crud.apply_changes(wo, changes)
         if line_items is not None:
             new_items = body.line_items or []
-            crud.resolve_refs(
-                session,
-                Resource,
-                actor.org_id,
-                [
-                    (["body", "line_items", i, "resource_id"], li.resource_id)
-                    for i, li in enumerate(new_items)
-                    if li.resource_id is not None
-                ],
-                kind="resource",
-            )
+            refs: list[tuple[Loc, uuid.UUID]] = [
+                (["body", "line_items", i, "resource_id"], li.resource_id)
+                for i, li in enumerate(new_items)
+                if li.resource_id is not None
+            ]
+            refs += [
+                (["body", "line_items", i, "alternatives", k, "resource_id"], a.resource_id)
+                for i, li in enumerate(new_items)
+                for k, a in enumerate(li.alternatives)
+            ]
+            crud.resolve_refs(session, Resource, actor.org_id, refs, kind="resource")
+            _check_alternatives([(["body", "line_items"], new_items)])
             # Old rows go first: the new ones may reuse their sequence numbers.
             wo.line_items.clear()
             session.flush()
             wo.line_items.extend(_new_line_items(actor, new_items))
+            session.flush()
+            session.add_all(_new_alternatives(actor, wo.line_items, new_items))
             diff["line_items"] = ["replaced", [li.model_dump(mode="json") for li in new_items]]
+        if depends_on is not None:
+            before = dependencies_of(session, [wo.id]).get(wo.id, [])
+            after = _set_dependencies(session, actor, wo, depends_on, ["body", "depends_on"])
+            if sorted(before) != sorted(after):
+                diff["depends_on"] = [[str(i) for i in before], [str(i) for i in after]]
         _refresh_planned_window(wo)
         if diff:
             wo.updated_at = utcnow()
@@ -573,6 +650,7 @@ def _distinct(ids: Iterable[uuid.UUID | None]) -> list[uuid.UUID]:
 def _new_line_items(actor: Actor, line_items: Sequence[LineItemIn]) -> list[LineItem]:
     return [
         LineItem(
+            id=new_id(),
             org_id=actor.org_id,
             sequence=li.sequence if li.sequence is not None else position,
             operation=li.operation,
@@ -581,9 +659,120 @@ def _new_line_items(actor: Actor, line_items: Sequence[LineItemIn]) -> list[Line
             run_minutes_per_unit=li.run_minutes_per_unit,
             planned_start=li.planned_start,
             planned_end=li.planned_end,
+            interruptible=li.interruptible,
         )
         for position, li in enumerate(line_items, start=1)
     ]
+
+
+def _new_alternatives(
+    actor: Actor, rows: Sequence[LineItem], bodies: Sequence[LineItemIn]
+) -> list[LineItemAlternative]:
+    """The alternatives of line items just created (and flushed: the rows they refer to
+    must exist first), matched to their bodies by sequence."""
+    by_sequence = {li.sequence: li for li in rows}
+    out: list[LineItemAlternative] = []
+    for position, body in enumerate(bodies, start=1):
+        li = by_sequence[body.sequence if body.sequence is not None else position]
+        out.extend(
+            LineItemAlternative(
+                org_id=actor.org_id,
+                line_item_id=li.id,
+                resource_id=alt.resource_id,
+                setup_minutes=alt.setup_minutes,
+                run_minutes_per_unit=alt.run_minutes_per_unit,
+            )
+            for alt in body.alternatives
+        )
+    return out
+
+
+def _check_alternatives(groups: Sequence[tuple[Loc, Sequence[LineItemIn]]]) -> None:
+    """An alternative is another resource: not the line item's own, and each one once."""
+    errors = []
+    for loc, line_items in groups:
+        for i, li in enumerate(line_items):
+            seen: set[uuid.UUID] = set()
+            for k, alt in enumerate(li.alternatives):
+                where = [*loc, i, "alternatives", k, "resource_id"]
+                if alt.resource_id == li.resource_id:
+                    errors.append(FieldError(where, "is the line item's own resource_id"))
+                elif alt.resource_id in seen:
+                    errors.append(FieldError(where, "is given twice"))
+                seen.add(alt.resource_id)
+    if errors:
+        raise ValidationProblem(errors)
+
+
+def _set_dependencies(
+    session: Session, actor: Actor, wo: WorkOrder, wanted: Sequence[uuid.UUID], loc: Loc
+) -> list[uuid.UUID]:
+    """Replaces the work orders `wo` waits for: live work orders of its own production
+    order, without cycles. Each bad id is reported at its place in the body."""
+    ids = list(dict.fromkeys(wanted))
+    errors = []
+    if ids and wo.production_order_id is None:
+        raise ValidationProblem(
+            [FieldError(loc, "only a work order of a production order can wait for others")]
+        )
+    found = {
+        other.id: other
+        for other in session.scalars(
+            select(WorkOrder).where(WorkOrder.id.in_(ids), WorkOrder.org_id == actor.org_id)
+        )
+    }
+    for i, dep in enumerate(wanted):
+        other = found.get(dep)
+        if dep == wo.id:
+            errors.append(FieldError([*loc, i], "a work order cannot wait for itself"))
+        elif other is None:
+            errors.append(FieldError([*loc, i], "no work order with this id"))
+        elif other.production_order_id != wo.production_order_id:
+            errors.append(
+                FieldError([*loc, i], f"{other.number} is not of the same production order")
+            )
+        elif other.state in (State.CANCELED, State.DELETED):
+            errors.append(FieldError([*loc, i], f"{other.number} is {other.state}"))
+        elif wanted.index(dep) != i:
+            errors.append(FieldError([*loc, i], "is given twice"))
+    if errors:
+        raise ValidationProblem(errors)
+    if ids:
+        # No cycles: none of the new predecessors may (transitively) wait for `wo`.
+        edges: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        siblings = select(WorkOrder.id).where(
+            WorkOrder.production_order_id == wo.production_order_id
+        )
+        for after, before in session.execute(
+            select(WorkOrderDependency.work_order_id, WorkOrderDependency.depends_on_id).where(
+                WorkOrderDependency.work_order_id.in_(siblings),
+                WorkOrderDependency.work_order_id != wo.id,
+            )
+        ):
+            edges[after].append(before)
+        for i, dep in enumerate(wanted):
+            stack, seen = [dep], set()
+            while stack:
+                at = stack.pop()
+                if at == wo.id:
+                    raise ValidationProblem(
+                        [
+                            FieldError(
+                                [*loc, i],
+                                f"{found[dep].number} already waits for {wo.number}: "
+                                "that would be a cycle",
+                            )
+                        ]
+                    )
+                if at not in seen:
+                    seen.add(at)
+                    stack.extend(edges.get(at, []))
+    session.execute(delete(WorkOrderDependency).where(WorkOrderDependency.work_order_id == wo.id))
+    session.add_all(
+        WorkOrderDependency(org_id=actor.org_id, work_order_id=wo.id, depends_on_id=dep)
+        for dep in ids
+    )
+    return ids
 
 
 def _lock_production_order_for_new_work(

@@ -10,6 +10,7 @@ from taktline import __version__
 from taktline.api import problems
 from taktline.api.body_limit import BodyLimitMiddleware
 from taktline.api.health import router as health_router
+from taktline.calendars.router import facility_calendar, resource_calendar
 from taktline.config import Settings, get_settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.items.router import router as items_router
@@ -40,9 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(health_router)
     for router in (
         facilities,
+        facility_calendar,
         customers,
         items_router,
         resources_router,
+        resource_calendar,
         production_orders_router,
         work_orders_router,
     ):

@@ -28,6 +28,7 @@ from typing import Any
 from taktline.scheduling import Job, Mode, Objective, Operation, Problem, Resource, solve
 from taktline.scheduling.checker import check_proposal
 
+LIST_PARAMETERS = {"subsolvers", "extra_subsolvers", "ignore_subsolvers", "filter_subsolvers"}
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "jsplib"
 
 
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parameters: dict[str, object] = {}
     for item in args.cpsat_param:
         name, _, value = item.partition("=")
-        parameters[name] = value.split(",") if name.endswith("subsolvers") else value
+        parameters[name] = value.split(",") if name in LIST_PARAMETERS else value
     results = []
     print(
         f"{'instance':<10}{'size':>7}{'makespan':>10}{'optimum/bounds':>17}{'solver LB':>11}"

@@ -8,11 +8,14 @@
    the heuristic's schedule as a hint, with the heuristic's makespan as horizon when the
    objective is the makespan.
 
-Reproducibility: the heuristic is deterministic. CP-SAT is given `seed`; with one worker
-and a deterministic limit its answer is reproducible, but with several workers (the
-default, sized for the machine) and a wall-clock limit, the workers race and the answer
-may differ from run to run in the schedule and, when not proven optimal, in the value.
-Pass `workers=1` for a repeatable answer (weaker on hard problems).
+Reproducibility: the heuristic is deterministic. CP-SAT gets `seed` as its random_seed.
+With several workers (the default, see `cpsat.default_workers`) and a wall-clock limit, the
+workers race and share solutions, so two runs with the same seed may return different
+schedules, and, unless optimality is proven, different values. The same answer every time
+needs a deterministic limit: `cpsat_parameters={"interleave_search": True,
+"max_deterministic_time": X}` (parallel, deterministic) or `workers=1` with
+`{"max_deterministic_time": X}`; the wall-clock `time_limit_s` must then not be reached.
+A problem solved to proven optimality has the same value on every run.
 """
 
 from __future__ import annotations

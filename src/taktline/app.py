@@ -18,6 +18,7 @@ from taktline.orgs.router import customers, facilities
 from taktline.portal import router as portal
 from taktline.production_orders.router import router as production_orders_router
 from taktline.resources.router import router as resources_router
+from taktline.scheduling.router import router as scheduling_router
 from taktline.work_orders.router import router as work_orders_router
 
 API_PREFIX = "/api/v1"
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resource_calendar,
         production_orders_router,
         work_orders_router,
+        scheduling_router,
     ):
         api.include_router(router)
     app.include_router(api)

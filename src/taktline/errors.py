@@ -118,6 +118,14 @@ class BookingConflict(Conflict):
     title = "A resource would be booked beyond its capacity"
 
 
+class Unschedulable(Problem):
+    """Work the scheduler cannot place: names the work order, line item and reason."""
+
+    type_slug = "unschedulable"
+    title = "The work cannot be scheduled"
+    status = 422
+
+
 class PreconditionFailed(Problem):
     type_slug = "version-mismatch"
     title = "The record has changed since it was read"

@@ -633,6 +633,109 @@ def delete_locked(
     release_bookings(session, [wo.id for wo in work_orders])
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where and when the scheduler runs one line item."""
+
+    line_item_id: uuid.UUID
+    resource_id: uuid.UUID
+    start: datetime
+    end: datetime
+
+
+def place_locked(
+    session: Session,
+    wo: WorkOrder,
+    placements: Sequence[Placement],
+    alternatives: dict[uuid.UUID, list[LineItemAlternative]],
+) -> list[dict[str, Any]]:
+    """Sets the windows and resources the scheduler chose on a work order the caller has
+    locked, and returns what changed, line item by line item, for the audit trail.
+
+    A line item moved to one of its alternative resources swaps places with it: the
+    alternative's setup and run time become the line item's, and its old resource (with its
+    times) becomes an alternative, so the choices stay the same for the next schedule."""
+    by_id = {li.id: li for li in wo.line_items}
+    changes: list[dict[str, Any]] = []
+    for p in placements:
+        li = by_id[p.line_item_id]
+        old = (li.resource_id, li.planned_start, li.planned_end)
+        if p.resource_id != li.resource_id:
+            alt = next(
+                (a for a in alternatives.get(li.id, []) if a.resource_id == p.resource_id), None
+            )
+            if alt is None:
+                raise Conflict(
+                    f"{wo.number} line item {li.sequence} ({li.operation}) cannot run on "
+                    f"resource {p.resource_id}: it is not one of its resources."
+                )
+            if li.resource_id is None:
+                li.resource_id = alt.resource_id
+                li.setup_minutes, li.run_minutes_per_unit = (
+                    alt.setup_minutes,
+                    alt.run_minutes_per_unit,
+                )
+                session.delete(alt)
+            else:
+                li.resource_id, alt.resource_id = alt.resource_id, li.resource_id
+                li.setup_minutes, alt.setup_minutes = alt.setup_minutes, li.setup_minutes
+                li.run_minutes_per_unit, alt.run_minutes_per_unit = (
+                    alt.run_minutes_per_unit,
+                    li.run_minutes_per_unit,
+                )
+        li.planned_start, li.planned_end = p.start, p.end
+        if old != (li.resource_id, li.planned_start, li.planned_end):
+            changes.append(
+                {
+                    "sequence": li.sequence,
+                    "operation": li.operation,
+                    "resource_id": [_text(old[0]), _text(li.resource_id)],
+                    "planned_start": [_text(old[1]), _text(li.planned_start)],
+                    "planned_end": [_text(old[2]), _text(li.planned_end)],
+                }
+            )
+    _refresh_planned_window(wo)
+    return changes
+
+
+def reschedule_locked(
+    session: Session,
+    actor: Actor,
+    wo: WorkOrder,
+    ledger: "BookingLedger",
+    changes: list[dict[str, Any]],
+    reason: str | None = None,
+) -> None:
+    """Books a SCHEDULED work order's new windows (its old bookings released by the caller)
+    and records a `reschedule` event with what moved. Not a lifecycle transition: the state
+    stays SCHEDULED."""
+    if wo.state is not State.SCHEDULED:
+        raise Conflict(
+            f"Cannot reschedule {wo.number}: it is {wo.state}, and only SCHEDULED work moves.",
+            current_state=wo.state,
+        )
+    ledger.book(session, actor, wo)
+    wo.updated_at = utcnow()
+    events.record(
+        session,
+        actor,
+        ENTITY,
+        wo.id,
+        "reschedule",
+        from_state=wo.state,
+        to_state=wo.state,
+        reason=reason,
+        changes={"line_items": changes},
+        parent_id=wo.production_order_id,
+    )
+
+
+def _text(value: uuid.UUID | datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def release_bookings(session: Session, work_order_ids: Sequence[uuid.UUID]) -> None:
     if work_order_ids:
         session.execute(

@@ -397,6 +397,75 @@ def _create(collection: str, body: Callable[[Builder], Json]) -> Scenario:
 
 
 REASON = {"reason": "the customer moved the date"}
+SHIFTS = {"shifts": [{"weekday": "monday", "start": "06:00", "end": "14:00"}]}
+
+
+def exception_body() -> Json:
+    start = WINDOW_BASE + timedelta(days=1)
+    return {
+        "kind": "MAINTENANCE",
+        "starts_at": iso(start),
+        "ends_at": iso(start + timedelta(hours=4)),
+        "reason": "filler service",
+    }
+
+
+def _calendar(
+    collection: str, kind: str, needs: str, method: str, suffix: str = "", body: Json = None
+) -> Scenario:
+    """A calendar operation on a facility or resource; DELETE targets one that has
+    something to delete (weekly hours, or an exception)."""
+    param = f"{kind}_id"
+
+    def build(b: Builder) -> Call:
+        owner = getattr(b, kind)()
+        base = f"/{collection}/{owner['id']}/calendar"
+        params = {param: owner["id"]}
+        template = f"{API}/{collection}/{{{param}}}/calendar{suffix}"
+        success = 201 if method == "POST" else 200
+        if method == "DELETE" and suffix == "":
+            b.ok("PUT", base, SHIFTS)
+        if method == "DELETE" and suffix:
+            exception = b.ok("POST", f"{base}/exceptions", exception_body())
+            params["exception_id"] = exception["id"]
+            success = 204
+        return Call(
+            method,
+            template,
+            params,
+            body,
+            _watch(b, base) + _watch(b, f"{base}/exceptions"),
+            success,
+        )
+
+    return Scenario(needs, build)
+
+
+def _calendar_scenarios(collection: str, kind: str) -> dict[str, Scenario]:
+    base = f"{API}/{collection}/{{{kind}_id}}/calendar"
+    return {
+        f"GET {base}": _calendar(collection, kind, "read", "GET"),
+        f"PUT {base}": _calendar(collection, kind, "plan", "PUT", body=SHIFTS),
+        f"DELETE {base}": _calendar(collection, kind, "plan", "DELETE"),
+        f"POST {base}/exceptions": _calendar(
+            collection, kind, "plan", "POST", "/exceptions", exception_body()
+        ),
+        f"GET {base}/exceptions": _calendar(collection, kind, "read", "GET", "/exceptions"),
+        f"DELETE {base}/exceptions/{{exception_id}}": _calendar(
+            collection, kind, "plan", "DELETE", "/exceptions/{exception_id}"
+        ),
+    }
+
+
+def _schedule_apply(b: Builder) -> Call:
+    wo = b.wo_in("DRAFT")
+    return Call(
+        "POST",
+        f"{API}/schedule/apply",
+        body={"work_order_ids": [wo["id"]], "time_limit_seconds": 1},
+        watches=_watch(b, f"/work-orders/{wo['id']}"),
+    )
+
 
 SCENARIOS: dict[str, Scenario] = {
     # facilities, customers, items, resources
@@ -455,6 +524,16 @@ SCENARIOS: dict[str, Scenario] = {
         "skip", "plan", REASON
     ),
     f"GET {WO}/{{work_order_id}}/events": _wo("DRAFT", "read", "GET", "/events"),
+    # calendars
+    **_calendar_scenarios("facilities", "facility"),
+    **_calendar_scenarios("resources", "resource"),
+    # scheduling: a preview changes nothing, so every role may ask for one
+    f"POST {API}/schedule/preview": Scenario(
+        "read",
+        lambda b: Call("POST", f"{API}/schedule/preview", body={"time_limit_seconds": 1}),
+    ),
+    f"POST {API}/schedule/apply": Scenario("plan", _schedule_apply),
+    f"GET {API}/bottlenecks": _list("bottlenecks"),
 }
 
 # Needs no token: it only says whether the server and its database are up.

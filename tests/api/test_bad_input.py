@@ -680,6 +680,12 @@ _VALID_ACTION_BODIES: dict[str, Json] = {
     "skip": {"reason": "x"},
     "report": {"quantity_completed": "1"},
     "complete": {},
+    "calendar": {"shifts": []},
+    "exceptions": {
+        "kind": "HOLIDAY",
+        "starts_at": "2031-01-01T06:00:00Z",
+        "ends_at": "2031-01-02T06:00:00Z",
+    },
 }
 
 

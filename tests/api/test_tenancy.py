@@ -187,6 +187,33 @@ def _wo_create(field: str, own: Callable[[Builder], str]) -> Callable[[Builder],
     return prepare
 
 
+def _wo_create_alternative(b: Builder) -> tuple[Callable[[str], Call], str]:
+    def body(ref: str) -> Json:
+        wo = b.work_order_body()
+        wo["line_items"][0]["alternatives"] = [{"resource_id": ref, "run_minutes_per_unit": "1"}]
+        return wo
+
+    return _post("/work-orders", body), _resource(b)
+
+
+def _wo_create_depends_on(b: Builder) -> tuple[Callable[[str], Call], str]:
+    po = b.production_order(work_orders=1)
+    own = po["work_orders"][0]["id"]
+    return (
+        _post(
+            "/work-orders",
+            lambda ref: (
+                b.work_order_body() | {"production_order_id": po["id"], "depends_on": [ref]}
+            ),
+        ),
+        own,
+    )
+
+
+def _work_order(b: Builder) -> str:
+    return str(b.work_order()["id"])
+
+
 def _wo_patch_item(b: Builder) -> tuple[Callable[[str], Call], str]:
     wo = b.work_order()
     return _patch(f"/work-orders/{wo['id']}", lambda ref: {"item_id": ref}), _item(b)
@@ -264,6 +291,12 @@ REFERENCES = {
     ),
     "work order create line item resource_id": Reference(
         "body.line_items.0.resource_id", _wo_create("resource_id", _resource), _resource
+    ),
+    "work order create line item alternative resource_id": Reference(
+        "body.line_items.0.alternatives.0.resource_id", _wo_create_alternative, _resource
+    ),
+    "work order create depends_on": Reference(
+        "body.depends_on.0", _wo_create_depends_on, _work_order
     ),
     "work order patch item_id": Reference("body.item_id", _wo_patch_item, _item),
     "work order patch line item resource_id": Reference(

@@ -1,0 +1,197 @@
+"""A plant for the scheduling tests, built through the API: a facility in Chicago with
+weekly hours, resources, an item, work orders and production orders; and the scheduler's
+answers, each checked with the core's checker against the problem it was built from.
+
+Times are laid out from H0, Monday 7 January 2030 06:00 in Chicago (12:00 UTC, no daylight
+saving then): `at(hours)` is H0 + hours.
+
+    shop = Shop.open(client, tenant, hours=("06:00", "14:00"))   # Mon-Fri, one shift
+    bl1 = shop.resource("BL1")
+    wo = shop.work_order([shop.line(bl1, 60, "Bottling")], due=at(4))
+    proposal = shop.preview()                      # over HTTP, as the viewer
+"""
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from taktline.scheduling import service
+from taktline.scheduling.checker import check_proposal
+from taktline.scheduling.schemas import ScheduleRequest
+from tests.helpers import API, Tenant, bodies
+
+Json = dict[str, Any]
+H0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+_serial = itertools.count(1)
+
+
+def at(hours: float) -> datetime:
+    return H0 + timedelta(hours=hours)
+
+
+def iso(hours: float) -> str:
+    return at(hours).isoformat()
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url.path}: expected {status}, "
+        f"got {response.status_code}: {response.text}"
+    )
+    return response.json() if response.content else None
+
+
+def weekly(start: str, end: str, days: Sequence[str] = WEEKDAYS) -> Json:
+    return {"shifts": [{"weekday": d, "start": start, "end": end} for d in days]}
+
+
+@dataclass
+class Shop:
+    client: TestClient
+    tenant: Tenant
+    facility: Json
+    item: Json
+
+    @classmethod
+    def open(
+        cls,
+        client: TestClient,
+        tenant: Tenant,
+        hours: tuple[str, str] | None = ("06:00", "14:00"),
+    ) -> "Shop":
+        """A facility (Mon-Fri `hours`, local; None: around the clock) and an item."""
+        h = tenant.headers()
+        facility = ok(client.post(f"{API}/facilities", json=bodies.facility(), headers=h), 201)
+        item = ok(client.post(f"{API}/items", json=bodies.item(unit="gal"), headers=h), 201)
+        shop = cls(client, tenant, facility, item)
+        if hours is not None:
+            shop.set_calendar("facilities", facility["id"], weekly(*hours))
+        return shop
+
+    # plumbing
+    def request(self, method: str, path: str, body: Any = None, role: str = "planner") -> Any:
+        kwargs: dict[str, Any] = {"headers": self.tenant.headers(role)}
+        if body is not None:
+            kwargs["json"] = body
+        return self.client.request(method, f"{API}{path}", **kwargs)
+
+    def set_calendar(self, collection: str, owner_id: str, body: Json) -> Json:
+        return ok(self.request("PUT", f"/{collection}/{owner_id}/calendar", body))
+
+    def add_exception(
+        self, collection: str, owner_id: str, kind: str, start: datetime, end: datetime
+    ) -> Json:
+        body = {"kind": kind, "starts_at": start.isoformat(), "ends_at": end.isoformat()}
+        return ok(self.request("POST", f"/{collection}/{owner_id}/calendar/exceptions", body), 201)
+
+    # records
+    def resource(self, code: str | None = None, **changes: Any) -> Json:
+        body = bodies.resource(self.facility["id"], **changes)
+        body["code"] = code or f"R{next(_serial):04d}"
+        return ok(self.request("POST", "/resources", body), 201)
+
+    def line(
+        self,
+        resource: Json | None,
+        minutes: int,
+        operation: str = "Bottling",
+        *,
+        interruptible: bool = False,
+        alternatives: Sequence[tuple[Json, int]] = (),
+        **changes: Any,
+    ) -> Json:
+        """A line item of `minutes` (all setup) on `resource`, with alternatives
+        (resource, minutes)."""
+        body: Json = {
+            "operation": operation,
+            "resource_id": resource["id"] if resource else None,
+            "setup_minutes": str(minutes),
+            "run_minutes_per_unit": "0",
+            "interruptible": interruptible,
+            "alternatives": [
+                {"resource_id": r["id"], "setup_minutes": str(m)} for r, m in alternatives
+            ],
+            **changes,
+        }
+        return body
+
+    def work_order_body(
+        self, lines: Sequence[Json], *, due: datetime | None = None, **changes: Any
+    ) -> Json:
+        body: Json = {
+            "item_id": self.item["id"],
+            "quantity": "100",
+            "line_items": list(lines),
+            **changes,
+        }
+        if due is not None:
+            body["due_date"] = due.isoformat()
+        return body
+
+    def work_order(
+        self, lines: Sequence[Json], *, due: datetime | None = None, **changes: Any
+    ) -> Json:
+        return ok(
+            self.request("POST", "/work-orders", self.work_order_body(lines, due=due, **changes)),
+            201,
+        )
+
+    def production_order(self, work_orders: Sequence[Json], **changes: Any) -> Json:
+        body = {
+            "items": [{"item_id": self.item["id"], "quantity": "100"}],
+            "work_orders": list(work_orders),
+            **changes,
+        }
+        return ok(self.request("POST", "/production-orders", body), 201)
+
+    def get(self, wo: Mapping[str, Any]) -> Json:
+        return ok(self.request("GET", f"/work-orders/{wo['id']}", role="viewer"))
+
+    def act(self, wo: Mapping[str, Any], action: str, body: Json | None = None) -> Json:
+        return ok(self.request("POST", f"/work-orders/{wo['id']}/{action}", body))
+
+    def events(self, wo: Mapping[str, Any]) -> list[Json]:
+        return list(ok(self.request("GET", f"/work-orders/{wo['id']}/events", role="viewer")))
+
+    # the scheduler over HTTP
+    def preview(self, role: str = "viewer", **body: Any) -> Json:
+        body.setdefault("horizon_start", H0.isoformat())
+        body.setdefault("time_limit_seconds", 1)
+        return ok(self.request("POST", "/schedule/preview", body, role=role))
+
+    def apply(self, **body: Any) -> Json:
+        if "proposal" not in body:
+            body.setdefault("horizon_start", H0.isoformat())
+            body.setdefault("time_limit_seconds", 1)
+        return ok(self.request("POST", "/schedule/apply", body))
+
+
+def checked_preview(session: Session, tenant: Tenant, **body: Any) -> service.Preview:
+    """The service's preview, checked with the core's checker against the problem it was
+    built from; the session's transaction is ended again, so that the API may be called."""
+    body.setdefault("horizon_start", H0)
+    body.setdefault("time_limit_seconds", 1)
+    result = service.preview(session, tenant.actor(), ScheduleRequest(**body))
+    session.rollback()
+    assert check_proposal(result.plan.problem, result.proposal) == []
+    return result
+
+
+def line_of(wo: Mapping[str, Any], sequence: int) -> Json:
+    found: Json = next(li for li in wo["line_items"] if li["sequence"] == sequence)
+    return found
+
+
+def planned(proposal: Mapping[str, Any], wo: Mapping[str, Any]) -> Json:
+    found: Json = next(w for w in proposal["work_orders"] if w["id"] == wo["id"])
+    return found

@@ -4,11 +4,13 @@ Commands call services (and `taktline.migrate`), never routers. The database is
 TAKTLINE_DATABASE_URL, read afresh by every command.
 """
 
+import enum
 import importlib.util
 import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -20,7 +22,7 @@ from taktline import migrate
 from taktline.api.idempotency import purge_expired
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
-from taktline.auth.permissions import Role
+from taktline.auth.permissions import Permission, Role
 from taktline.config import Settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG, DEMO_USERS
@@ -28,6 +30,10 @@ from taktline.demo import load as load_demo
 from taktline.errors import Problem
 from taktline.orgs.models import Organisation
 from taktline.portal import security as portal_security
+from taktline.scheduling import report as schedule_report
+from taktline.scheduling import service as scheduling
+from taktline.scheduling.problem import Objective
+from taktline.scheduling.schemas import MAX_TIME_LIMIT_SECONDS, ApplyRequest
 
 app = typer.Typer(
     help="Taktline: a production portal for contract manufacturers.",
@@ -238,3 +244,112 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         typer.echo(token)
     typer.echo("")
     _serve(host, port)
+
+
+class ObjectiveOption(enum.StrEnum):
+    WEIGHTED_TARDINESS = "weighted-tardiness"
+    MAKESPAN = "makespan"
+
+
+def _acting_user(session: Session, org: str | None, email: str | None) -> User:
+    """The user the schedule is made (and audited) as: `email`, or the first active admin
+    (else planner) of the organisation, which may be left out when there is only one."""
+    if email is not None:
+        user = session.scalar(select(User).where(User.email == email.lower()))
+        if user is None or not user.active:
+            raise _fail(f"no active user {email}")
+        return user
+    orgs = session.scalars(select(Organisation).order_by(Organisation.name)).all()
+    chosen = [o for o in orgs if org is None or o.name == org]
+    if not chosen:
+        raise _fail(f"no organisation named {org!r}" if org else "there is no organisation yet")
+    if len(chosen) > 1:
+        names = ", ".join(o.name for o in chosen)
+        raise _fail(f"there are several organisations ({names}): choose one with --org")
+    users = session.scalars(
+        select(User).where(
+            User.org_id == chosen[0].id, User.active.is_(True), User.role.in_(("admin", "planner"))
+        )
+    ).all()
+    if not users:
+        raise _fail(f"{chosen[0].name} has no active admin or planner to act as (see --as)")
+    return sorted(users, key=lambda u: (u.role != "admin", u.email))[0]
+
+
+@app.command("schedule")
+def schedule_command(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Apply the proposal; without it nothing changes.")
+    ] = False,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit", min=0.1, max=MAX_TIME_LIMIT_SECONDS, help="Seconds for the solver."
+        ),
+    ] = 10.0,
+    objective: Annotated[
+        ObjectiveOption, typer.Option(case_sensitive=False, help="What to minimise.")
+    ] = ObjectiveOption.WEIGHTED_TARDINESS,
+    org: Annotated[
+        str | None, typer.Option(help="Organisation name; needed when there are several.")
+    ] = None,
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as", help="Email of the user to act as (default: the first admin)."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Horizon start, ISO 8601 with an offset (default: now)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the solver.")] = 0,
+) -> None:
+    """Schedule all open work: DRAFT and SCHEDULED work orders that are not pinned, around
+    work in process and pinned work, within calendars; show what moves and what is late.
+
+    With --apply, the proposal is applied in one transaction (as `POST /schedule/apply`).
+    """
+    from rich.console import Console
+
+    horizon: datetime | None = None
+    if start is not None:
+        try:
+            horizon = datetime.fromisoformat(start)
+        except ValueError:
+            raise _fail(f"--start {start!r} is not an ISO 8601 date and time") from None
+        if horizon.tzinfo is None:
+            raise _fail("--start needs an offset, such as 2030-01-07T06:00:00-06:00")
+    url = _settings().database_url
+    _require_migrated(url)
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    body = ApplyRequest(
+        horizon_start=horizon,
+        objective=Objective(objective.value.replace("-", "_")),
+        time_limit_seconds=time_limit,
+        seed=seed,
+    )
+    with _session(url) as session:
+        actor = auth_service.actor_for_user(_acting_user(session, org, as_user))
+        session.rollback()  # the solver must not hold the read transaction
+        console.print(
+            f"Scheduling the open work as {actor.email} ({actor.role}); "
+            + ("applying it" if apply else "a preview, nothing changes"),
+            highlight=False,
+        )
+        try:
+            if apply:
+                auth_service.require(actor, Permission.PLAN, "apply schedules")
+                done = schedule_report.with_progress(
+                    console, lambda progress: scheduling.apply(session, actor, body, progress)
+                )
+                proposal, applied = done.out.proposal, done.out
+            else:
+                seen = schedule_report.with_progress(
+                    console, lambda progress: scheduling.preview(session, actor, body, progress)
+                )
+                proposal, applied = seen.out, None
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+    console.print(schedule_report.summary(proposal, applied))
+    moved = schedule_report.moves(proposal)
+    if moved is not None:
+        console.print(moved)

@@ -14,13 +14,13 @@ from taktline.calendars import service as calendars
 from taktline.events.models import Event
 from taktline.resources.models import Resource
 from tests.helpers import API, Tenant, assert_problem, error_fields
-from tests.scheduling.shop import H0, Shop, ok, weekly
+from tests.scheduling.shop import H0, Json, Shop, ok, record, weekly
 
 MONDAY = H0.replace(hour=0)  # Monday 7 January 2030, 00:00 UTC
 
 
-def _calendar(shop: Shop, collection: str, owner_id: str, role: str = "viewer") -> dict:
-    return ok(shop.request("GET", f"/{collection}/{owner_id}/calendar", role=role))
+def _calendar(shop: Shop, collection: str, owner_id: str, role: str = "viewer") -> Json:
+    return record(ok(shop.request("GET", f"/{collection}/{owner_id}/calendar", role=role)))
 
 
 def test_a_resource_works_by_its_own_hours_else_its_facilitys_else_around_the_clock(
@@ -197,7 +197,7 @@ def test_calendar_changes_are_in_the_audit_trail(
 
 
 def _expanded(
-    session: Session, tenant: Tenant, resource: dict, days: int = 7
+    session: Session, tenant: Tenant, resource: Json, days: int = 7
 ) -> list[tuple[int, int]]:
     row = session.get_one(Resource, uuid.UUID(resource["id"]))
     hours = calendars.resource_hours(

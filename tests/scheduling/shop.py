@@ -51,6 +51,12 @@ def ok(response: Any, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
+def record(value: Any) -> Json:
+    """A JSON object answer, typed as one."""
+    assert isinstance(value, dict), value
+    return value
+
+
 def weekly(start: str, end: str, days: Sequence[str] = WEEKDAYS) -> Json:
     return {"shifts": [{"weekday": d, "start": start, "end": end} for d in days]}
 
@@ -86,19 +92,21 @@ class Shop:
         return self.client.request(method, f"{API}{path}", **kwargs)
 
     def set_calendar(self, collection: str, owner_id: str, body: Json) -> Json:
-        return ok(self.request("PUT", f"/{collection}/{owner_id}/calendar", body))
+        return record(ok(self.request("PUT", f"/{collection}/{owner_id}/calendar", body)))
 
     def add_exception(
         self, collection: str, owner_id: str, kind: str, start: datetime, end: datetime
     ) -> Json:
         body = {"kind": kind, "starts_at": start.isoformat(), "ends_at": end.isoformat()}
-        return ok(self.request("POST", f"/{collection}/{owner_id}/calendar/exceptions", body), 201)
+        return record(
+            ok(self.request("POST", f"/{collection}/{owner_id}/calendar/exceptions", body), 201)
+        )
 
     # records
     def resource(self, code: str | None = None, **changes: Any) -> Json:
         body = bodies.resource(self.facility["id"], **changes)
         body["code"] = code or f"R{next(_serial):04d}"
-        return ok(self.request("POST", "/resources", body), 201)
+        return record(ok(self.request("POST", "/resources", body), 201))
 
     def line(
         self,
@@ -141,10 +149,8 @@ class Shop:
     def work_order(
         self, lines: Sequence[Json], *, due: datetime | None = None, **changes: Any
     ) -> Json:
-        return ok(
-            self.request("POST", "/work-orders", self.work_order_body(lines, due=due, **changes)),
-            201,
-        )
+        body = self.work_order_body(lines, due=due, **changes)
+        return record(ok(self.request("POST", "/work-orders", body), 201))
 
     def production_order(self, work_orders: Sequence[Json], **changes: Any) -> Json:
         body = {
@@ -152,13 +158,13 @@ class Shop:
             "work_orders": list(work_orders),
             **changes,
         }
-        return ok(self.request("POST", "/production-orders", body), 201)
+        return record(ok(self.request("POST", "/production-orders", body), 201))
 
     def get(self, wo: Mapping[str, Any]) -> Json:
-        return ok(self.request("GET", f"/work-orders/{wo['id']}", role="viewer"))
+        return record(ok(self.request("GET", f"/work-orders/{wo['id']}", role="viewer")))
 
     def act(self, wo: Mapping[str, Any], action: str, body: Json | None = None) -> Json:
-        return ok(self.request("POST", f"/work-orders/{wo['id']}/{action}", body))
+        return record(ok(self.request("POST", f"/work-orders/{wo['id']}/{action}", body)))
 
     def events(self, wo: Mapping[str, Any]) -> list[Json]:
         return list(ok(self.request("GET", f"/work-orders/{wo['id']}/events", role="viewer")))
@@ -167,13 +173,13 @@ class Shop:
     def preview(self, role: str = "viewer", **body: Any) -> Json:
         body.setdefault("horizon_start", H0.isoformat())
         body.setdefault("time_limit_seconds", 1)
-        return ok(self.request("POST", "/schedule/preview", body, role=role))
+        return record(ok(self.request("POST", "/schedule/preview", body, role=role)))
 
     def apply(self, **body: Any) -> Json:
         if "proposal" not in body:
             body.setdefault("horizon_start", H0.isoformat())
             body.setdefault("time_limit_seconds", 1)
-        return ok(self.request("POST", "/schedule/apply", body))
+        return record(ok(self.request("POST", "/schedule/apply", body)))
 
 
 def checked_preview(session: Session, tenant: Tenant, **body: Any) -> service.Preview:

@@ -888,6 +888,30 @@ class Applied:
     preview: Preview | None  # when solved here
 
 
+@dataclass(frozen=True)
+class PlannedWork:
+    """What applying needs of a proposal for one work order: the version it was made from
+    and where each of its line items goes."""
+
+    work_order_id: uuid.UUID
+    version: int
+    placements: tuple[work_orders.Placement, ...]
+
+
+def planned_work(proposal: ProposalOut) -> list[PlannedWork]:
+    return [
+        PlannedWork(
+            w.id,
+            w.version,
+            tuple(
+                work_orders.Placement(li.id, li.resource_id, li.planned_start, li.planned_end)
+                for li in w.line_items
+            ),
+        )
+        for w in proposal.work_orders
+    ]
+
+
 def apply(
     session: Session, actor: Actor, body: ApplyRequest, progress: Progress = _quiet
 ) -> Applied:
@@ -901,8 +925,9 @@ def apply(
     else:
         proposal = body.proposal
     progress("Applying the schedule")
-    with transaction(session):
-        scheduled, rescheduled, unchanged = _apply_locked(session, actor, proposal)
+    scheduled, rescheduled, unchanged = apply_planned(
+        session, actor, proposal.horizon_start, proposal.objective, planned_work(proposal)
+    )
     return Applied(
         ApplyOut(
             proposal=proposal, scheduled=scheduled, rescheduled=rescheduled, unchanged=unchanged
@@ -911,10 +936,30 @@ def apply(
     )
 
 
-def _apply_locked(
-    session: Session, actor: Actor, proposal: ProposalOut
+def apply_planned(
+    session: Session,
+    actor: Actor,
+    origin: datetime,
+    objective: Objective,
+    work: Sequence[PlannedWork],
 ) -> tuple[list[str], list[str], list[str]]:
-    planned = {w.id: w for w in proposal.work_orders}
+    """Applies planned windows (made from `origin`) in one transaction, or nothing: checks
+    that the work orders are at the versions planned from and that the windows fit the
+    plant as it is now (the core's checker), then schedules DRAFT work through the lifecycle
+    and books moved SCHEDULED work again. Returns the numbers of the work orders scheduled,
+    rescheduled and left as they were."""
+    with transaction(session):
+        return _apply_locked(session, actor, origin, objective, work)
+
+
+def _apply_locked(
+    session: Session,
+    actor: Actor,
+    origin: datetime,
+    objective: Objective,
+    work: Sequence[PlannedWork],
+) -> tuple[list[str], list[str], list[str]]:
+    planned = {w.work_order_id: w for w in work}
     if not planned:
         return [], [], []
     wos, pos = _lock(session, actor, list(planned))
@@ -930,15 +975,14 @@ def _apply_locked(
             + ". Preview again.",
             stale=stale,
         )
-    origin = proposal.horizon_start
     if whole_minute(origin) != origin:
         raise ValidationProblem(
             [FieldError(["body", "proposal", "horizon_start"], "must be a whole minute")]
         )
     plan = build_plan(
-        session, actor.org_id, Scope(work_order_ids=tuple(planned)), origin, proposal.objective
+        session, actor.org_id, Scope(work_order_ids=tuple(planned)), origin, objective
     )
-    assignments = _assignments(plan, proposal)
+    assignments = _assignments(plan, planned)
     violations = check(plan.problem, assignments)
     if violations:
         shown = "; ".join(violations[:5]) + ("; ..." if len(violations) > 5 else "")
@@ -947,13 +991,7 @@ def _apply_locked(
             violations=violations,
         )
 
-    placements = {
-        w.id: [
-            work_orders.Placement(li.id, li.resource_id, li.planned_start, li.planned_end)
-            for li in w.line_items
-        ]
-        for w in proposal.work_orders
-    }
+    placements = {w.work_order_id: w.placements for w in work}
     drafts = [wo for wo in wos if wo.state is State.DRAFT]
     scheduled_moving = [
         wo for wo in wos if wo.state is State.SCHEDULED and _moves(wo, placements[wo.id])
@@ -1041,24 +1079,26 @@ def _lock(
     return wos, pos
 
 
-def _assignments(plan: Plan, proposal: ProposalOut) -> list[Assignment]:
-    """The proposal's windows as the core's assignments (fixed work as it is now)."""
+def _assignments(plan: Plan, planned: dict[uuid.UUID, PlannedWork]) -> list[Assignment]:
+    """The planned windows as the core's assignments (fixed work as it is now)."""
     out = [Assignment(p.operation, p.resource, p.start, p.end) for p in plan.problem.pinned]
     movable = {s.id: s for s in plan.movable}
+    others = {s.id: s for s, _ in [*plan.fixed, *plan.skipped]}
     problems: list[str] = []
-    for w in proposal.work_orders:
-        snap = movable.get(w.id)
+    for wo_id, w in planned.items():
+        snap = movable.get(wo_id)
         if snap is None:
-            problems.append(f"{w.number} is no longer work that may move")
+            name = others[wo_id].number if wo_id in others else str(wo_id)
+            problems.append(f"{name} is no longer work that may move")
             continue
-        given = {li.id: li for li in w.line_items}
-        if set(given) != {li.id for li in snap.line_items}:
-            problems.append(f"{w.number} has other line items now")
+        given = {p.line_item_id: p for p in w.placements}
+        if set(given) != {li.id for li in snap.line_items} or len(given) != len(w.placements):
+            problems.append(f"{snap.number} has other line items now")
             continue
         for li in snap.line_items:
             g = given[li.id]
-            start, end = plan.minutes(g.planned_start), plan.minutes(g.planned_end)
-            if plan.at(start) != g.planned_start or plan.at(end) != g.planned_end:
+            start, end = plan.minutes(g.start), plan.minutes(g.end)
+            if plan.at(start) != g.start or plan.at(end) != g.end:
                 problems.append(f"{_label(snap, li)} has a window of other than whole minutes")
             code = plan.code_of.get(g.resource_id)
             if code is None:

@@ -5,6 +5,7 @@ through the work order service, exactly as the API calls it, so the portal refus
 API refuses, with the same message.
 """
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from taktline.portal import charts, queries
 from taktline.portal.web import FormDep, PortalUser, UserDep, field_errors, local, redirect, render
 from taktline.portal.web import quantity as fmt_quantity
 from taktline.resources.models import Resource
+from taktline.scheduling import service as scheduling
+from taktline.scheduling.schemas import BottleneckOut
 from taktline.work_orders import service as work_orders
 from taktline.work_orders.lifecycle import State
 from taktline.work_orders.schemas import CompleteRequest, ReasonRequest, ReportRequest
@@ -41,6 +44,7 @@ LOAD_DAYS = 14
 BOOKINGS_AHEAD = 100
 BOARD_MAX_BARS = 2000
 OPEN_ORDERS_SHOWN = 50
+LATE_REASONS_SHOWN = 10
 DUE_SHOWN = 50
 FLOOR_ACTIONS = ("start", "pause", "resume", "complete")
 # How often the shop floor asks whether its queue changed.
@@ -86,7 +90,7 @@ class Fmt:
         return f"{minutes} min"
 
     def percent(self, value: float) -> str:
-        return f"{value:.0f} %"
+        return "booked outside working time" if math.isinf(value) else f"{value:.0f} %"
 
     def quantity(self, value: Decimal | None) -> str:
         return fmt_quantity(value)
@@ -110,30 +114,33 @@ class ResourceLoad:
     row: queries.ResourceRow
     today: float
     week: float
+    # Its working time this week (calendar x parallel capacity), and the share of it booked.
     available_week: float
-
-    @property
-    def utilisation(self) -> float:
-        return 100 * self.week / self.available_week if self.available_week else 0.0
+    utilisation: float
 
 
 def _loads(
     rows: Sequence[queries.ResourceRow],
     hours: dict[uuid.UUID, list[float]],
-    week: tuple[datetime, datetime],
+    report: BottleneckOut,
 ) -> tuple[list[ResourceLoad], uuid.UUID | None]:
     """Each resource's booked hours today and this week (`hours` per resource: [today,
-    week]), and the bottleneck: the resource
-    whose week is booked closest to (or beyond) the time it has."""
-    week_hours = charts.hours_between(*week)
+    week]), with its working time and utilisation this week and the bottleneck as the
+    scheduler's bottleneck analysis finds them (`report`, over the week)."""
+    analysed = {load.resource.id: load for load in report.resources}
     loads = []
     for row in rows:
         today, this_week = hours.get(row.resource.id, [0.0, 0.0])
-        loads.append(
-            ResourceLoad(row, today, this_week, week_hours * row.resource.parallel_capacity)
-        )
-    busiest = max(loads, key=lambda load: load.utilisation, default=None)
-    bottleneck = busiest.row.resource.id if busiest and busiest.week > 0 else None
+        found = analysed.get(row.resource.id)
+        available = found.available_minutes / 60 if found else 0.0
+        if found is None or not found.booked_minutes:
+            utilisation = 0.0
+        elif found.utilisation is None:
+            utilisation = math.inf
+        else:
+            utilisation = 100 * found.utilisation
+        loads.append(ResourceLoad(row, today, this_week, available, utilisation))
+    bottleneck = report.bottlenecks[0].id if report.bottlenecks else None
     return loads, bottleneck
 
 
@@ -147,7 +154,8 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
     counts = queries.state_counts(session, org)
     due = queries.late_and_at_risk(session, org, now, AT_RISK_MARGIN)
     rows = queries.resources(session, org, active_only=True)
-    loads, bottleneck = _loads(rows, queries.booked_hours(session, org, [day, week]), week)
+    report = scheduling.bottlenecks(session, user.actor, *week)
+    loads, bottleneck = _loads(rows, queries.booked_hours(session, org, [day, week]), report)
     orders, orders_total = queries.open_production_orders(session, user.actor, OPEN_ORDERS_SHOWN)
     return render(
         request,
@@ -161,6 +169,8 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
         margin=AT_RISK_MARGIN,
         loads=loads,
         bottleneck=bottleneck,
+        late_reasons=report.late_work_orders[:LATE_REASONS_SHOWN],
+        timedelta=timedelta,
         week=week,
         week_label=_week_label(week, user.zone),
         today=today,
@@ -193,7 +203,8 @@ def resource_list(request: Request, session: SessionDep, user: UserDep) -> Respo
     week = charts.day_window(charts.week_start(today), 7, user.zone)
     org = user.actor.org_id
     rows = queries.resources(session, org)
-    loads, bottleneck = _loads(rows, queries.booked_hours(session, org, [day, week]), week)
+    report = scheduling.bottlenecks(session, user.actor, *week)
+    loads, bottleneck = _loads(rows, queries.booked_hours(session, org, [day, week]), report)
     return render(
         request,
         "resources/list.html",
@@ -241,11 +252,20 @@ def resource_detail(
         reference=reference,
         reference_label=f"{fmt.hours(reference)} available",
     )
+    report = scheduling.bottlenecks(session, user.actor, now, now + timedelta(days=7))
+    analysed = next((x for x in report.resources if x.resource.id == resource_id), None)
     return render(
         request,
         "resources/detail.html",
         user,
         fmt=fmt,
+        analysed=analysed,
+        is_bottleneck=any(b.id == resource_id for b in report.bottlenecks),
+        held_up=[
+            w for w in report.late_work_orders if w.resource and w.resource.id == resource_id
+        ][:LATE_REASONS_SHOWN],
+        timedelta=timedelta,
+        inf=math.inf,
         row=row,
         resource=resource,
         capacity=capacity_text(resource),

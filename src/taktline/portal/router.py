@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from taktline.api.deps import SessionDep
 from taktline.errors import Problem
-from taktline.portal import pages_orders, pages_plant, security
+from taktline.portal import pages_orders, pages_plant, pages_schedule, security
 from taktline.portal.web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -118,3 +118,4 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(pages_orders.router)
     app.include_router(pages_plant.router)
+    app.include_router(pages_schedule.router)

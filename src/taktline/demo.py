@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from taktline.auth import service as auth_service
 from taktline.auth.permissions import Actor, Role
+from taktline.calendars import service as calendars
+from taktline.calendars.schemas import CalendarIn, ShiftIn, Weekday
 from taktline.db import utcnow
 from taktline.items import service as items
 from taktline.items.models import Item, ItemType
@@ -39,6 +41,11 @@ DEMO_USERS = {
 }
 PLANT_ZONE = "America/Chicago"
 ORDER_REFERENCE = "HJ-PO-1001"
+# Two shifts on weekdays, one on Saturday: the working hours the scheduler plans within.
+PLANT_HOURS = CalendarIn(
+    shifts=[ShiftIn(weekday=d, start=time(6), end=time(22)) for d in list(Weekday)[:5]]
+    + [ShiftIn(weekday=Weekday.SATURDAY, start=time(6), end=time(14))]
+)
 
 # (code, name, kind, capacity min, max, unit)
 RESOURCES = [
@@ -71,6 +78,8 @@ def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
     ) or orgs.create_facility(
         session, actor, FacilityCreate(name="Riverside Plant", timezone=PLANT_ZONE)
     )
+    if calendars.get(session, actor, "facility", facility.id).source != "own":
+        calendars.set_weekly(session, actor, "facility", facility.id, PLANT_HOURS, None)
     by_code = _resources(session, actor, facility)
     customers = {}
     for name, code in CUSTOMERS:

@@ -164,7 +164,11 @@ def book_some_by_hand(session: Any, actor: Any, share: float, rng: random.Random
     from taktline.work_orders.lifecycle import State
     from taktline.work_orders.models import WorkOrder
 
-    drafts = list(session.scalars(select(WorkOrder).where(WorkOrder.state == State.DRAFT)))
+    drafts = list(
+        session.scalars(
+            select(WorkOrder).where(WorkOrder.state == State.DRAFT).order_by(WorkOrder.number)
+        )
+    )
     session.rollback()
     chosen = [w for w in drafts if rng.random() < share and not w.pinned]
     at = START + timedelta(days=60)

@@ -528,3 +528,28 @@ def test_the_service_proposal_is_the_one_the_api_answers(shop: Shop, session: Se
     assert result.out.value == result.proposal.value
     assert check_proposal(result.plan.problem, result.proposal) == []
     assert shop.preview(seed=3)["work_orders"] == result.out.model_dump(mode="json")["work_orders"]
+
+
+def test_fixed_windows_given_to_the_second_are_worked_around_without_conflict(
+    shop: Shop, session: Session
+) -> None:
+    """Work booked by hand to the second: new work starts at the next whole minute after it,
+    and two such windows that touch within a minute are no overlap."""
+    bl1 = shop.resource()
+    first = shop.work_order([shop.line(bl1, 60)])
+    second = shop.work_order([shop.line(bl1, 60)])
+    seconds = timedelta(seconds=30)
+    for wo, start in ((first, at(0) + seconds), (second, at(1) + seconds)):
+        li = wo["line_items"][0]
+        window = {"id": li["id"], "planned_start": start.isoformat()}
+        window["planned_end"] = (start + timedelta(hours=1)).isoformat()
+        shop.act(wo, "schedule", {"line_items": [window]})
+        shop.act(wo, "start")
+    new = shop.work_order([shop.line(bl1, 30)])
+
+    checked_preview(session, shop.tenant)
+    applied = shop.apply()
+
+    assert applied["scheduled"] == [new["number"]]
+    li = shop.get(new)["line_items"][0]
+    assert parse(li["planned_start"]) == at(2) + timedelta(minutes=1)

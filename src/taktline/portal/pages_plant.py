@@ -296,6 +296,8 @@ def _bar(line: queries.BookedLine, fmt: Fmt) -> charts.GanttBarIn:
             f"{line.number} · {line.item_sku} · {amount}",
             f"{line.number} · {amount}",
             line.number,
+            # the number's digits alone, for short bars at day zoom: "WO-000012" -> "#12"
+            "#" + (line.number.rsplit("-", 1)[-1].lstrip("0") or "0"),
         ),
         title=title,
         href=f"/work-orders/{line.work_order_id}",

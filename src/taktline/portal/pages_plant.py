@@ -254,6 +254,7 @@ def resource_detail(
     )
     report = scheduling.bottlenecks(session, user.actor, now, now + timedelta(days=7))
     analysed = next((x for x in report.resources if x.resource.id == resource_id), None)
+    waiting = [w for w in report.late_work_orders if w.resource and w.resource.id == resource_id]
     return render(
         request,
         "resources/detail.html",
@@ -261,9 +262,7 @@ def resource_detail(
         fmt=fmt,
         analysed=analysed,
         is_bottleneck=any(b.id == resource_id for b in report.bottlenecks),
-        held_up=[
-            w for w in report.late_work_orders if w.resource and w.resource.id == resource_id
-        ][:LATE_REASONS_SHOWN],
+        held_up=waiting[:LATE_REASONS_SHOWN],
         timedelta=timedelta,
         inf=math.inf,
         row=row,

@@ -1,8 +1,8 @@
 """Thin routes over the scheduling service.
 
-    POST /schedule/preview   a proposal, nothing changes (every role of the organisation)
-    POST /schedule/apply     apply a proposal, or solve and apply in one step (PLAN)
-    GET  /bottlenecks        loads, the bottleneck and why work is late (every role)
+POST /schedule/preview   a proposal, nothing changes (every role of the organisation)
+POST /schedule/apply     apply a proposal, or solve and apply in one step (PLAN)
+GET  /bottlenecks        loads, the bottleneck and why work is late (every role)
 """
 
 from typing import Annotated

@@ -822,6 +822,44 @@ def test_editing_a_draft_order(client: TestClient, tenant: Tenant) -> None:
     assert "Cannot update production order" in visible(response.text)
 
 
+def test_editing_line_items_in_the_portal_keeps_what_only_the_api_sets_on_them(
+    client: TestClient, tenant: Tenant
+) -> None:
+    body = wo_body(plant := make_plant(client, tenant), lines=1)
+    body["line_items"][0] |= {
+        "interruptible": True,
+        "alternatives": [
+            {
+                "resource_id": plant.resources[1]["id"],
+                "setup_minutes": "5",
+                "run_minutes_per_unit": "0.5",
+            }
+        ],
+    }
+    wo: Json = create(client, tenant, "/work-orders", body)
+    url = f"/work-orders/{wo['id']}/edit"
+    signed_in(client, tenant, "planner")
+    form = page(client, url)
+    # every named input of the form as the browser would send it, then one change
+    fields = {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)
+        if name != "csrf_token"
+    }
+    fields["line_items.0.resource_id"] = plant.resources[0]["id"]
+    fields["item_id"] = plant.item["id"]
+    fields["line_items.0.operation"] = "Bottling and capping"
+
+    followed(client, post(client, url, fields))
+
+    (line,) = work_order(client, tenant, wo["id"])["line_items"]
+    assert line["operation"] == "Bottling and capping"
+    assert line["interruptible"] is True
+    assert [(a["resource_id"], a["setup_minutes"]) for a in line["alternatives"]] == [
+        (plant.resources[1]["id"], "5")
+    ]
+
+
 def test_editing_a_draft_work_order_and_its_line_items(client: TestClient, tenant: Tenant) -> None:
     plant = make_plant(client, tenant)
     wo = make_work_order(client, tenant, plant)

@@ -154,9 +154,8 @@ def _flatten(node: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
 
 # Fields a JSON body carries as numbers or booleans; a form sends every value as text.
 INTEGER_FIELDS = frozenset({"priority", "sequence"})
-BOOLEAN_FIELDS: dict[str, dict[str, bool]] = {
-    "done": {"true": True, "on": True, "1": True, "false": False, "0": False}
-}
+_FLAGS = {"true": True, "on": True, "1": True, "false": False, "0": False}
+BOOLEAN_FIELDS: dict[str, dict[str, bool]] = {"done": _FLAGS, "interruptible": _FLAGS}
 _INTEGER = re.compile(r"[+-]?\d{1,9}")
 
 
@@ -972,8 +971,18 @@ def work_order_edit(
         "due_date": local_input(wo.due_date, user.zone),
         "priority": str(wo.priority),
     }
+    alternatives = work_orders.alternatives_of(session, [li.id for li in wo.line_items])
     for i, li in enumerate(wo.line_items):
         p = f"line_items.{i}."
+        # Not edited on this form, but carried through it (hidden), so that saving the line
+        # items keeps what the API set on them.
+        if li.interruptible:
+            values[p + "interruptible"] = "true"
+        for k, alt in enumerate(alternatives.get(li.id, [])):
+            a = f"{p}alternatives.{k}."
+            values[a + "resource_id"] = str(alt.resource_id)
+            values[a + "setup_minutes"] = decimal_text(alt.setup_minutes)
+            values[a + "run_minutes_per_unit"] = decimal_text(alt.run_minutes_per_unit)
         values[p + "operation"] = li.operation
         values[p + "resource_id"] = str(li.resource_id or "")
         values[p + "setup_minutes"] = decimal_text(li.setup_minutes)

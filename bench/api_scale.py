@@ -29,8 +29,8 @@ from sqlalchemy import create_engine, make_url, text
 from taktline import migrate
 from taktline.app import create_app
 from taktline.auth import service as auth
-from taktline.auth.permissions import Role
 from taktline.config import Settings
+from taktline.permissions import Role
 
 
 @contextmanager
@@ -49,9 +49,7 @@ def scratch_database(url: str | None) -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
                 {"n": name},
             )
             conn.execute(text(f'DROP DATABASE "{name}"'))
@@ -98,8 +96,12 @@ def main() -> None:
         resources = [
             post(
                 "/api/v1/resources",
-                {"code": f"R{i:03d}", "name": f"Line {i}", "kind": "LINE",
-                 "facility_id": facility["id"]},
+                {
+                    "code": f"R{i:03d}",
+                    "name": f"Line {i}",
+                    "kind": "LINE",
+                    "facility_id": facility["id"],
+                },
             )
             for i in range(args.resources)
         ]
@@ -141,8 +143,10 @@ def main() -> None:
             created += batch
         seconds = time.perf_counter() - t0
         results["bulk_create_work_orders_per_s"] = round(created / seconds)
-        print(f"bulk create: {created} work orders in {seconds:.1f} s "
-              f"({created / seconds:,.0f}/s, {args.per_order} per request)")
+        print(
+            f"bulk create: {created} work orders in {seconds:.1f} s "
+            f"({created / seconds:,.0f}/s, {args.per_order} per request)"
+        )
 
         # Schedule a share of the orders so that state and window filters have work to find.
         t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Each instance becomes the product's own `Problem` (machines as resources of capacity 1,
 jobs as work orders, each (machine, duration) pair as an operation in sequence) and is
-solved by `taktline.scheduling.solve`, the same code path the portal uses, with the makespan
+solved by `taktline.solver.solve`, the same code path the portal uses, with the makespan
 objective. Every schedule is checked with the schedule checker before it is reported.
 
     python bench/jobshop.py --set la --time-limit 10 --json bench/results/la.json
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taktline.scheduling import Job, Mode, Objective, Operation, Problem, Resource, solve
-from taktline.scheduling.checker import check_proposal
+from taktline.solver import Job, Mode, Objective, Operation, Problem, Resource, solve
+from taktline.solver.checker import check_proposal
 
 LIST_PARAMETERS = {"subsolvers", "extra_subsolvers", "ignore_subsolvers", "filter_subsolvers"}
 DEFAULT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "jsplib"

@@ -28,10 +28,9 @@ from taktline import demo, migrate
 from taktline.app import create_app
 from taktline.config import Settings
 from taktline.db import transaction, utcnow
+from taktline.orders.models import ProductionOrder, WorkOrder
 from taktline.portal.security import set_password
-from taktline.production_orders.models import ProductionOrder
 from taktline.resources.models import Resource
-from taktline.work_orders.models import WorkOrder
 
 BUDGET_MS = 200.0
 PLANNER = "planner@sunshine.example"

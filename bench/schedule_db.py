@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from api_scale import scratch_database
 from taktline import migrate
 from taktline.auth import service as auth
-from taktline.auth.permissions import Role
 from taktline.calendars import service as calendars
 from taktline.calendars.models import ExceptionKind
 from taktline.calendars.schemas import CalendarIn, ExceptionIn, ShiftIn, Weekday
@@ -39,27 +38,25 @@ from taktline.db import create_db_engine, create_session_factory
 from taktline.items import service as items
 from taktline.items.models import ItemType
 from taktline.items.schemas import ItemCreate
-from taktline.orgs import service as orgs
-from taktline.orgs.schemas import FacilityCreate
-from taktline.production_orders import service as production_orders
-from taktline.production_orders.schemas import (
+from taktline.orders import actions, editing, production
+from taktline.orders.schemas import (
+    AlternativeIn,
+    LineItemIn,
+    LineItemWindow,
     ProductionOrderCreate,
     ProductionOrderItemIn,
+    WorkOrderFields,
+    WorkOrderUpdate,
 )
+from taktline.orgs import service as orgs
+from taktline.orgs.schemas import FacilityCreate
+from taktline.permissions import Role
 from taktline.resources import service as resources
 from taktline.resources.models import ResourceKind
 from taktline.resources.schemas import ResourceCreate
 from taktline.scheduling import service
-from taktline.scheduling.checker import check_proposal
 from taktline.scheduling.schemas import ApplyRequest, ScheduleRequest
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.schemas import (
-    AlternativeIn,
-    LineItemIn,
-    LineItemWindow,
-    WorkOrderFields,
-    WorkOrderUpdate,
-)
+from taktline.solver.checker import check_proposal
 
 START = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # Monday 06:00 in Chicago
 
@@ -134,7 +131,7 @@ def seed(session: Any, n_work_orders: int, n_resources: int, rng: random.Random)
                     line_items=lines,
                 )
             )
-        po = production_orders.create(
+        po = production.create_production_order(
             session,
             actor,
             ProductionOrderCreate(
@@ -144,14 +141,16 @@ def seed(session: Any, n_work_orders: int, n_resources: int, rng: random.Random)
         )
         wos = sorted(po_work_orders(session, po.id), key=lambda w: w.number)
         for a, b in zip(wos[::2], wos[1::2], strict=False):
-            work_orders.update(session, actor, b.id, WorkOrderUpdate(depends_on=[a.id]), None)
+            editing.update_work_order(
+                session, actor, b.id, WorkOrderUpdate(depends_on=[a.id]), None
+            )
     return actor
 
 
 def po_work_orders(session: Any, po_id: Any) -> list[Any]:
     from sqlalchemy import select
 
-    from taktline.work_orders.models import WorkOrder
+    from taktline.orders.models import WorkOrder
 
     return list(session.scalars(select(WorkOrder).where(WorkOrder.production_order_id == po_id)))
 
@@ -161,8 +160,8 @@ def book_some_by_hand(session: Any, actor: Any, share: float, rng: random.Random
     scheduler has SCHEDULED work to move; starts a few."""
     from sqlalchemy import select
 
-    from taktline.work_orders.lifecycle import State
-    from taktline.work_orders.models import WorkOrder
+    from taktline.orders.lifecycle import State
+    from taktline.orders.models import WorkOrder
 
     drafts = list(
         session.scalars(
@@ -181,13 +180,13 @@ def book_some_by_hand(session: Any, actor: Any, share: float, rng: random.Random
             )
             at += timedelta(minutes=30)
         try:
-            work_orders.schedule(session, actor, wo.id, windows=windows)
+            actions.schedule(session, actor, wo.id, windows=windows)
         except Exception:  # waits for another one: skip it
             session.rollback()
             continue
         done += 1
         if n % 10 == 0:
-            work_orders.start(session, actor, wo.id)
+            actions.start(session, actor, wo.id)
     return done
 
 

@@ -20,7 +20,7 @@ import random
 import time
 from pathlib import Path
 
-from taktline.scheduling import (
+from taktline.solver import (
     Calendar,
     Job,
     Mode,
@@ -30,7 +30,7 @@ from taktline.scheduling import (
     Resource,
     solve,
 )
-from taktline.scheduling.checker import check_proposal
+from taktline.solver.checker import check_proposal
 
 DAY = 1440
 

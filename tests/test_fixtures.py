@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taktline.auth.permissions import Role
 from taktline.items.models import Item
 from taktline.models import Base
+from taktline.permissions import Role
 from tests.helpers import API, ROLES, Tenant, bodies, create, db_counts
 
 

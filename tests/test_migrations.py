@@ -19,9 +19,9 @@ from taktline.db import create_db_engine, create_session_factory, new_id
 from taktline.events.models import Event
 from taktline.items.models import Item, ItemType
 from taktline.models import Base
+from taktline.orders.models import LineItem, WorkOrder
 from taktline.orgs.models import Facility, Organisation
 from taktline.resources.models import Resource, ResourceBooking, ResourceKind
-from taktline.work_orders.models import LineItem, WorkOrder
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from taktline.calendars.router import facility_calendar, resource_calendar
 from taktline.config import Settings, get_settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.items.router import router as items_router
+from taktline.orders.router import production_orders as production_orders_router
+from taktline.orders.router import work_orders as work_orders_router
 from taktline.orgs.router import customers, facilities
 from taktline.portal import router as portal
-from taktline.production_orders.router import router as production_orders_router
 from taktline.resources.router import router as resources_router
 from taktline.scheduling.router import router as scheduling_router
-from taktline.work_orders.router import router as work_orders_router
 
 API_PREFIX = "/api/v1"
 

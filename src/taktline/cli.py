@@ -22,18 +22,18 @@ from taktline import migrate
 from taktline.api.idempotency import purge_expired
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
-from taktline.auth.permissions import Permission, Role
 from taktline.config import Settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG, DEMO_USERS
 from taktline.demo import load as load_demo
 from taktline.errors import Problem
 from taktline.orgs.models import Organisation
+from taktline.permissions import Role
 from taktline.portal import security as portal_security
 from taktline.scheduling import report as schedule_report
 from taktline.scheduling import service as scheduling
-from taktline.scheduling.problem import Objective
 from taktline.scheduling.schemas import MAX_TIME_LIMIT_SECONDS, ApplyRequest
+from taktline.solver.problem import Objective
 
 app = typer.Typer(
     help="Taktline: a production portal for contract manufacturers.",
@@ -337,7 +337,6 @@ def schedule_command(
         )
         try:
             if apply:
-                auth_service.require(actor, Permission.PLAN, "apply schedules")
                 done = schedule_report.with_progress(
                     console, lambda progress: scheduling.apply(session, actor, body, progress)
                 )

@@ -12,23 +12,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taktline.auth import service as auth_service
-from taktline.auth.permissions import Actor, Role
 from taktline.calendars import service as calendars
 from taktline.calendars.schemas import CalendarIn, ShiftIn, Weekday
 from taktline.db import utcnow
 from taktline.items import service as items
 from taktline.items.models import Item, ItemType
 from taktline.items.schemas import ItemCreate
+from taktline.orders import production
+from taktline.orders.models import ProductionOrder
+from taktline.orders.schemas import (
+    LineItemIn,
+    ProductionOrderCreate,
+    ProductionOrderItemIn,
+    WorkOrderFields,
+)
 from taktline.orgs import service as orgs
 from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.orgs.schemas import CustomerCreate, FacilityCreate
-from taktline.production_orders import service as production_orders
-from taktline.production_orders.models import ProductionOrder
-from taktline.production_orders.schemas import ProductionOrderCreate, ProductionOrderItemIn
+from taktline.permissions import Actor, Role
 from taktline.resources import service as resources
 from taktline.resources.models import Resource, ResourceKind
 from taktline.resources.schemas import ResourceCreate
-from taktline.work_orders.schemas import LineItemIn, WorkOrderFields
 
 DEMO_ORG = "Sunshine Beverages"
 DEMO_ADMIN_EMAIL = "admin@sunshine.example"
@@ -163,7 +167,7 @@ def _apple_juice_order(
         )
         for operation, code, setup, per_unit in OPERATIONS
     ]
-    po = production_orders.create(
+    po = production.create_production_order(
         session,
         actor,
         ProductionOrderCreate(
@@ -179,6 +183,6 @@ def _apple_juice_order(
         ),
     )
     tomorrow = utcnow().astimezone(zone).date() + timedelta(days=1)
-    production_orders.schedule(
+    production.schedule(
         session, actor, po.id, start=datetime.combine(tomorrow, time(6, 0), tzinfo=zone)
     )

@@ -37,10 +37,14 @@ class Problem(Exception):
         return body
 
 
+# Where in a request something is: a JSON path, as the API's problem bodies give it.
+Loc = Sequence[str | int]
+
+
 class FieldError(dict[str, Any]):
     """One offending field: where (`loc`, a JSON path as a list) and what is wrong (`msg`)."""
 
-    def __init__(self, loc: Sequence[str | int], msg: str, type: str = "value_error") -> None:
+    def __init__(self, loc: Loc, msg: str, type: str = "value_error") -> None:
         super().__init__(loc=list(loc), msg=msg, type=type)
 
 

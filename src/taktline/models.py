@@ -7,16 +7,17 @@ from taktline.db import Base
 from taktline.events.models import Event
 from taktline.items.models import Item
 from taktline.numbering import NumberSequence
-from taktline.orgs.models import Customer, Facility, Organisation
-from taktline.portal.models import LoginAttempt, PortalSession
-from taktline.production_orders.models import ProductionOrder, ProductionOrderItem
-from taktline.resources.models import Resource, ResourceBooking
-from taktline.work_orders.models import (
+from taktline.orders.models import (
     LineItem,
     LineItemAlternative,
+    ProductionOrder,
+    ProductionOrderItem,
     WorkOrder,
     WorkOrderDependency,
 )
+from taktline.orgs.models import Customer, Facility, Organisation
+from taktline.portal.models import LoginAttempt, PortalSession
+from taktline.resources.models import Resource, ResourceBooking
 
 __all__ = [
     "ApiToken",

@@ -34,12 +34,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from taktline import demo
-from taktline.auth.permissions import Role
 from taktline.db import transaction, utcnow
+from taktline.orders.models import ProductionOrder, WorkOrder
+from taktline.permissions import Role
 from taktline.portal.security import set_password
-from taktline.production_orders.models import ProductionOrder
 from taktline.resources.models import Resource
-from taktline.work_orders.models import WorkOrder
 from tests.helpers.tenants import Tenant
 
 if TYPE_CHECKING:

@@ -29,12 +29,11 @@ from taktline.auth.models import User
 from taktline.auth.service import actor_for_user
 from taktline.config import Settings
 from taktline.db import transaction, utcnow
+from taktline.orders import actions
+from taktline.orders.models import ProductionOrder, WorkOrder
+from taktline.orders.schemas import ReportRequest
 from taktline.portal.security import set_password
-from taktline.production_orders.models import ProductionOrder
 from taktline.resources.models import Resource
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.models import WorkOrder
-from taktline.work_orders.schemas import ReportRequest
 from tests.e2e.conftest import LAPTOP, LAUNCH_ARGS, TABLET, chromium_executable
 from tests.helpers.server import serve_in_thread
 
@@ -76,8 +75,8 @@ def prepare(database_url: str, password: str) -> dict[str, str]:
         )
         assert first is not None
         bottling, labeling = first.line_items[0].id, first.line_items[1].id
-        work_orders.start(session, actor, first.id)
-        work_orders.report(
+        actions.start(session, actor, first.id)
+        actions.report(
             session,
             actor,
             first.id,
@@ -86,7 +85,7 @@ def prepare(database_url: str, password: str) -> dict[str, str]:
                 quantity_completed=Decimal(4_980), quantity_scrapped=Decimal(20), done=True
             ),
         )
-        work_orders.report(
+        actions.report(
             session,
             actor,
             first.id,

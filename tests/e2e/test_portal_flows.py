@@ -23,14 +23,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from taktline.auth.permissions import Role
 from taktline.items.models import Item
-from taktline.production_orders import service as production_orders
-from taktline.production_orders.schemas import ProductionOrderCreate, ProductionOrderItemIn
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.lifecycle import LineItemStatus, State
-from taktline.work_orders.models import WorkOrder
-from taktline.work_orders.schemas import LineItemIn, ReportRequest, WorkOrderFields
+from taktline.orders import actions, production
+from taktline.orders.lifecycle import LineItemStatus, State
+from taktline.orders.models import WorkOrder
+from taktline.orders.schemas import (
+    LineItemIn,
+    ProductionOrderCreate,
+    ProductionOrderItemIn,
+    ReportRequest,
+    WorkOrderFields,
+)
+from taktline.permissions import Role
 from tests.e2e.conftest import LAPTOP, TABLET, DemoPlant, Tab
 from tests.helpers.counts import db_counts
 
@@ -370,7 +374,7 @@ def add_draft_order(plant: DemoPlant) -> tuple[uuid.UUID, uuid.UUID]:
             )
             for operation, code, _name, setup, run in OPERATIONS
         ]
-        po = production_orders.create(
+        po = production.create_production_order(
             session,
             actor,
             ProductionOrderCreate(
@@ -391,8 +395,8 @@ def start_first_demo_work_order(plant: DemoPlant) -> uuid.UUID:
     wo = plant.work_orders(plant.order_id)[0]
     actor = plant.tenant.actor(Role.OPERATOR)
     with plant.app.state.session_factory() as session:
-        work_orders.start(session, actor, wo.id)
-        work_orders.report(
+        actions.start(session, actor, wo.id)
+        actions.report(
             session,
             actor,
             wo.id,

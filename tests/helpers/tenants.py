@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from taktline.auth import service as auth_service
-from taktline.auth.permissions import Actor, Role
 from taktline.db import transaction
+from taktline.permissions import Actor, Role
 
 ROLES: tuple[Role, ...] = tuple(Role)
 

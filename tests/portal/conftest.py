@@ -11,7 +11,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from taktline.auth.permissions import Role
+from taktline.permissions import Role
 from tests.helpers.tenants import Tenant
 
 PASSWORD = "correct horse battery staple"

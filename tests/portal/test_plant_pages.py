@@ -24,10 +24,14 @@ from markupsafe import escape
 from sqlalchemy import Engine, event, func, select
 
 from taktline.db import utcnow
-from taktline.production_orders import service as production_orders
-from taktline.production_orders.schemas import ProductionOrderCreate, ProductionOrderItemIn
+from taktline.orders import production
+from taktline.orders.schemas import (
+    LineItemIn,
+    ProductionOrderCreate,
+    ProductionOrderItemIn,
+    WorkOrderFields,
+)
 from taktline.resources.models import ResourceBooking
-from taktline.work_orders.schemas import LineItemIn, WorkOrderFields
 from tests.helpers import bodies
 from tests.helpers.api import API, create
 from tests.helpers.counts import db_counts
@@ -461,7 +465,7 @@ def test_the_board_draws_500_bookings_quickly_in_a_bounded_svg(
     item = uuid.UUID(plant.item["id"])
     actor = tenant.actor("planner")
     with app.state.session_factory() as session:
-        po = production_orders.create(
+        po = production.create_production_order(
             session,
             actor,
             ProductionOrderCreate(
@@ -479,7 +483,7 @@ def test_the_board_draws_500_bookings_quickly_in_a_bounded_svg(
                 ],
             ),
         )
-        production_orders.schedule(session, actor, po.id, start=T0)
+        production.schedule(session, actor, po.id, start=T0)
     with app.state.engine.connect() as conn:
         booked = conn.scalar(
             select(func.count())

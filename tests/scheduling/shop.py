@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from taktline.scheduling import service
-from taktline.scheduling.checker import check_proposal
 from taktline.scheduling.schemas import ScheduleRequest
+from taktline.solver.checker import check_proposal
 from tests.helpers import API, Tenant, bodies
 
 Json = dict[str, Any]

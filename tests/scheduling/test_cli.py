@@ -11,8 +11,8 @@ from typer.testing import CliRunner, Result
 from taktline import cli
 from taktline.db import create_db_engine, create_session_factory
 from taktline.events.models import Event
-from taktline.work_orders.lifecycle import State
-from taktline.work_orders.models import LineItem, WorkOrder
+from taktline.orders.lifecycle import State
+from taktline.orders.models import LineItem, WorkOrder
 from tests.helpers import db_counts
 
 START = "2030-01-07T06:00:00-06:00"  # a Monday morning in Chicago, the demo plant's zone

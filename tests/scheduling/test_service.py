@@ -20,11 +20,11 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from taktline.errors import BookingConflict
+from taktline.orders import booking
 from taktline.resources.models import ResourceBooking
 from taktline.scheduling import service
-from taktline.scheduling.checker import check_proposal
-from taktline.scheduling.problem import Objective
-from taktline.work_orders import service as work_orders
+from taktline.solver.checker import check_proposal
+from taktline.solver.problem import Objective
 from tests.helpers import Tenant, assert_problem, db_counts
 from tests.scheduling.shop import (
     H0,
@@ -352,16 +352,16 @@ def test_apply_is_all_or_nothing_when_a_booking_conflict_comes_midway(
     moved = shop.get(moved)
     proposal = shop.preview()
     before = db_counts(app.state.engine)
-    book = work_orders.BookingLedger.book
+    book = booking.BookingLedger.book
     calls = []
 
-    def book_until_the_third(self: work_orders.BookingLedger, *args: Any) -> None:
+    def book_until_the_third(self: booking.BookingLedger, *args: Any) -> None:
         calls.append(1)
         if len(calls) == 3:
             raise BookingConflict("Injected: the line is booked by someone else.")
         book(self, *args)
 
-    monkeypatch.setattr(work_orders.BookingLedger, "book", book_until_the_third)
+    monkeypatch.setattr(booking.BookingLedger, "book", book_until_the_third)
 
     response = shop.request("POST", "/schedule/apply", {"proposal": proposal})
 

@@ -1,26 +1,15 @@
-"""FastAPI dependencies shared by every router: the session, the actor, If-Match, paging."""
+"""FastAPI dependencies of the API routers: the actor, If-Match, paging, the ETag."""
 
-import base64
-import binascii
-import uuid
-from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from taktline.auth import service as auth_service
-from taktline.auth.permissions import Actor
-from taktline.errors import FieldError, Unauthorized, ValidationProblem
+from taktline.errors import Unauthorized
+from taktline.http import SessionDep, decode_cursor, parse_version
+from taktline.permissions import Actor
 
-
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.session_factory() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="An API token: `taktline token create`.")
 
 
@@ -42,14 +31,7 @@ def expected_version(
         Header(description='The ETag last read (`"3"`): refused with 412 if it has moved on.'),
     ] = None,
 ) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise ValidationProblem(
-            [FieldError(["header", "If-Match"], f'expected an ETag such as "3", got {if_match!r}')]
-        )
-    return int(raw)
+    return parse_version(if_match, ["header", "If-Match"])
 
 
 IfMatchDep = Annotated[int | None, Depends(expected_version)]
@@ -57,21 +39,6 @@ IfMatchDep = Annotated[int | None, Depends(expected_version)]
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
-
-
-def encode_cursor(last_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> uuid.UUID | None:
-    if not cursor:
-        return None
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
-        raise ValidationProblem(
-            [FieldError(["query", "cursor"], "not a cursor returned by this list")]
-        ) from None
 
 
 class PageParams:

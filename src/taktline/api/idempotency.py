@@ -19,9 +19,9 @@ from sqlalchemy import JSON, ForeignKey, String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from taktline.auth.permissions import Actor
 from taktline.db import Base, transaction, utcnow
 from taktline.errors import IdempotencyKeyReused
+from taktline.permissions import Actor
 
 
 class IdempotencyRecord(Base):

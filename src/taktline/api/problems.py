@@ -1,7 +1,7 @@
 """Renders every error as application/problem+json (RFC 9457)."""
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,12 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taktline.errors import (
     Conflict,
-    FieldError,
     InternalError,
     MalformedRequest,
     Problem,
     ValidationProblem,
 )
+from taktline.http import field_errors_of
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -32,20 +32,6 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
         media_type=PROBLEM_JSON,
         headers=headers,
     )
-
-
-def field_errors_of(raw: Sequence[Any]) -> list[FieldError]:
-    """Pydantic's errors as our FieldErrors: where (`loc`) and what, in plain words."""
-    errors = []
-    for err in raw:
-        loc = [p for p in err.get("loc", ()) if isinstance(p, str | int)]
-        msg = str(err.get("msg", "invalid"))
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown field"
-        elif err.get("type") == "missing":
-            msg = "field required"
-        errors.append(FieldError(loc, msg, str(err.get("type", "value_error"))))
-    return errors
 
 
 def _from_validation(exc: RequestValidationError) -> Problem:

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taktline.auth.models import ApiToken, User
-from taktline.auth.permissions import Actor, Permission, Role
 from taktline.db import transaction
-from taktline.errors import Conflict, Forbidden, Unauthorized
+from taktline.errors import Conflict, Unauthorized
 from taktline.orgs.models import Organisation
+from taktline.permissions import Actor, Role
 
 TOKEN_PREFIX = "tkl_"
 
@@ -74,11 +74,6 @@ def actor_for_token(session: Session, token: str) -> Actor:
     if row is None or not row.active:
         raise Unauthorized("The bearer token is not valid.")
     return actor_for_user(row)
-
-
-def require(actor: Actor, permission: Permission, what: str) -> None:
-    if not actor.may(permission):
-        raise Forbidden(f"The {actor.role} role may not {what}.")
 
 
 def user_by_id(session: Session, user_id: uuid.UUID) -> User | None:

@@ -17,8 +17,7 @@ from typing import Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from taktline import crud
-from taktline.auth.permissions import Actor
+from taktline import records
 from taktline.calendars.models import (
     CLOSING_KINDS,
     CalendarException,
@@ -30,8 +29,9 @@ from taktline.db import transaction, utcnow
 from taktline.errors import FieldError, NotFound, PreconditionFailed, ValidationProblem
 from taktline.events import service as events
 from taktline.orgs.models import Facility
+from taktline.permissions import Actor, authorize
 from taktline.resources.models import Resource
-from taktline.scheduling.calendar import Calendar, expand_weekly
+from taktline.solver.calendar import Calendar, expand_weekly
 
 OwnerKind = Literal["facility", "resource"]
 Owner = Facility | Resource
@@ -73,7 +73,9 @@ def _owner(
     session: Session, actor: Actor, kind: OwnerKind, owner_id: uuid.UUID, for_update: bool = False
 ) -> Owner:
     model: type[Facility] | type[Resource] = Facility if kind == "facility" else Resource
-    return crud.get_owned(session, model, actor.org_id, owner_id, kind=kind, for_update=for_update)
+    return records.get_owned(
+        session, model, actor.org_id, owner_id, kind=kind, for_update=for_update
+    )
 
 
 def _own_calendar(session: Session, kind: OwnerKind, owner_id: uuid.UUID) -> WorkingCalendar | None:
@@ -88,7 +90,7 @@ def _shifts_of(calendar: WorkingCalendar) -> tuple[Shift, ...]:
 def _view(session: Session, actor: Actor, kind: OwnerKind, owner: Owner) -> CalendarView:
     own = _own_calendar(session, kind, owner.id)
     if isinstance(owner, Resource):
-        facility = crud.get_owned(
+        facility = records.get_owned(
             session, Facility, actor.org_id, owner.facility_id, kind="facility"
         )
         resource: Resource | None = owner
@@ -104,6 +106,7 @@ def _view(session: Session, actor: Actor, kind: OwnerKind, owner: Owner) -> Cale
 
 
 def get(session: Session, actor: Actor, kind: OwnerKind, owner_id: uuid.UUID) -> CalendarView:
+    authorize(actor, "calendar.read")
     return _view(session, actor, kind, _owner(session, actor, kind, owner_id))
 
 
@@ -119,7 +122,7 @@ def _check_version(
             "someone removed it since you read it. Reload and try again.",
             current_version=None,
         )
-    crud.check_version(calendar, expected, f"The calendar of {name}")
+    records.check_version(calendar, expected, f"The calendar of {name}")
 
 
 def set_weekly(
@@ -131,6 +134,7 @@ def set_weekly(
     expected_version: int | None,
 ) -> CalendarView:
     """Gives the facility or resource weekly hours of its own (replacing any it had)."""
+    authorize(actor, "calendar.update")
     shifts = [(Weekday(s.weekday).number, s.start, s.end) for s in body.shifts]
     with transaction(session):
         owner = _owner(session, actor, kind, owner_id, for_update=True)
@@ -173,6 +177,7 @@ def clear_weekly(
 ) -> CalendarView:
     """Removes its own weekly hours: a resource then works by its facility's, a facility
     around the clock. Its exceptions stay."""
+    authorize(actor, "calendar.update")
     with transaction(session):
         owner = _owner(session, actor, kind, owner_id, for_update=True)
         calendar = _own_calendar(session, kind, owner.id)
@@ -198,6 +203,7 @@ def _shift_texts(shifts: Iterable[Shift]) -> list[str]:
 def add_exception(
     session: Session, actor: Actor, kind: OwnerKind, owner_id: uuid.UUID, body: ExceptionIn
 ) -> CalendarException:
+    authorize(actor, "calendar.update")
     with transaction(session):
         owner = _owner(session, actor, kind, owner_id, for_update=True)
         exception = CalendarException(
@@ -234,6 +240,7 @@ def list_exceptions(
     limit: int,
 ) -> tuple[Sequence[CalendarException], uuid.UUID | None]:
     """Its own exceptions (not its facility's), those overlapping [start, end) if given."""
+    authorize(actor, "calendar.read")
     if start is not None and end is not None and end <= start:
         raise ValidationProblem([FieldError(["query", "to"], "must be after from")])
     owner = _owner(session, actor, kind, owner_id)
@@ -245,7 +252,7 @@ def list_exceptions(
         stmt = stmt.where(CalendarException.ends_at > start)
     if end is not None:
         stmt = stmt.where(CalendarException.starts_at < end)
-    return crud.page(session, stmt, CalendarException, after, limit)
+    return records.page(session, stmt, CalendarException, after, limit)
 
 
 def remove_exception(
@@ -255,6 +262,7 @@ def remove_exception(
     owner_id: uuid.UUID,
     exception_id: uuid.UUID,
 ) -> None:
+    authorize(actor, "calendar.update")
     with transaction(session):
         owner = _owner(session, actor, kind, owner_id, for_update=True)
         column = (

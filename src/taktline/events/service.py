@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from taktline.auth.permissions import Actor
 from taktline.events.models import Event
+from taktline.permissions import Actor
 
 
 def record(

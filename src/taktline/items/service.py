@@ -6,18 +6,20 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taktline import crud
-from taktline.auth.permissions import Actor
+from taktline import records
 from taktline.items.models import Item, ItemType
 from taktline.items.schemas import ItemCreate, ItemUpdate
+from taktline.permissions import Actor, authorize
 
 
 def create(session: Session, actor: Actor, body: ItemCreate) -> Item:
-    return crud.create_record(session, actor, Item, body.model_dump(), kind="item", unique="sku")
+    authorize(actor, "item.create")
+    return records.create_record(session, actor, Item, body.model_dump(), kind="item", unique="sku")
 
 
 def get(session: Session, actor: Actor, item_id: uuid.UUID) -> Item:
-    return crud.get_owned(session, Item, actor.org_id, item_id, kind="item")
+    authorize(actor, "item.read")
+    return records.get_owned(session, Item, actor.org_id, item_id, kind="item")
 
 
 def list_page(
@@ -29,12 +31,13 @@ def list_page(
     after: uuid.UUID | None,
     limit: int,
 ) -> tuple[Sequence[Item], uuid.UUID | None]:
+    authorize(actor, "item.read")
     stmt = select(Item).where(Item.org_id == actor.org_id)
     if type is not None:
         stmt = stmt.where(Item.type == type)
     if q:
-        stmt = stmt.where(crud.text_match(q, Item.sku, Item.name))
-    return crud.page(session, stmt, Item, after, limit)
+        stmt = stmt.where(records.text_match(q, Item.sku, Item.name))
+    return records.page(session, stmt, Item, after, limit)
 
 
 def update(
@@ -44,6 +47,7 @@ def update(
     body: ItemUpdate,
     expected_version: int | None,
 ) -> Item:
-    return crud.update_record(
+    authorize(actor, "item.update")
+    return records.update_record(
         session, actor, Item, item_id, body.changes(), expected_version, kind="item", unique="sku"
     )

@@ -3,11 +3,10 @@ import uuid
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from taktline.api.deps import ActorDep, IfMatchDep, PageDep, SessionDep, encode_cursor, set_etag
+from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
-from taktline.auth.permissions import Permission
-from taktline.auth.service import require
+from taktline.http import SessionDep, encode_cursor
 from taktline.orgs import service
 from taktline.orgs.schemas import (
     CustomerCreate,
@@ -31,7 +30,6 @@ def create_facility(
     actor: ActorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    require(actor, Permission.PLAN, "create facilities")
     return create_idempotently(
         session,
         actor,
@@ -69,7 +67,6 @@ def update_facility(
     actor: ActorDep,
     if_match: IfMatchDep,
 ) -> FacilityOut:
-    require(actor, Permission.PLAN, "change facilities")
     facility = service.update_facility(session, actor, facility_id, body, if_match)
     set_etag(response, facility.version)
     return FacilityOut.model_validate(facility)
@@ -83,7 +80,6 @@ def create_customer(
     actor: ActorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    require(actor, Permission.PLAN, "create customers")
     return create_idempotently(
         session,
         actor,
@@ -121,7 +117,6 @@ def update_customer(
     actor: ActorDep,
     if_match: IfMatchDep,
 ) -> CustomerOut:
-    require(actor, Permission.PLAN, "change customers")
     customer = service.update_customer(session, actor, customer_id, body, if_match)
     set_etag(response, customer.version)
     return CustomerOut.model_validate(customer)

@@ -22,14 +22,30 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from taktline.api.deps import SessionDep, decode_cursor, encode_cursor, expected_version
-from taktline.api.problems import field_errors_of
-from taktline.auth.permissions import permission_for_action
-from taktline.auth.service import require
 from taktline.errors import FieldError, InvalidTransition, Problem, ValidationProblem
 from taktline.events.models import Event
+from taktline.http import SessionDep, decode_cursor, encode_cursor, field_errors_of, parse_version
 from taktline.items.models import Item
+from taktline.orders import actions, editing, production, reading
+from taktline.orders.lifecycle import ACCEPTS_WORK_ORDERS, LineItemStatus, State, only_from
+from taktline.orders.models import LineItem, ProductionOrder, ProductionOrderItem, WorkOrder
+from taktline.orders.schemas import (
+    CompleteRequest,
+    LineItemIn,
+    ProductionOrderCreate,
+    ProductionOrderItemIn,
+    ProductionOrderOut,
+    ProductionOrderUpdate,
+    ReasonRequest,
+    ReportRequest,
+    ScheduleOrderRequest,
+    ScheduleRequest,
+    WorkOrderCreate,
+    WorkOrderOut,
+    WorkOrderUpdate,
+)
 from taktline.orgs.models import Customer
+from taktline.permissions import authorize
 from taktline.portal.web import (
     FormDep,
     PortalUser,
@@ -42,30 +58,7 @@ from taktline.portal.web import (
     render,
     unflatten,
 )
-from taktline.production_orders import service as orders
-from taktline.production_orders.lifecycle import ACCEPTS_WORK_ORDERS
-from taktline.production_orders.models import ProductionOrder, ProductionOrderItem
-from taktline.production_orders.schemas import (
-    ProductionOrderCreate,
-    ProductionOrderItemIn,
-    ProductionOrderOut,
-    ProductionOrderUpdate,
-    ScheduleOrderRequest,
-)
 from taktline.resources.models import Resource
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.lifecycle import LineItemStatus, State, only_from
-from taktline.work_orders.models import LineItem, WorkOrder
-from taktline.work_orders.schemas import (
-    CompleteRequest,
-    LineItemIn,
-    ReasonRequest,
-    ReportRequest,
-    ScheduleRequest,
-    WorkOrderCreate,
-    WorkOrderOut,
-    WorkOrderUpdate,
-)
 
 router = APIRouter(include_in_schema=False)
 
@@ -215,7 +208,7 @@ def patch_data(
 def form_version(fields: dict[str, str]) -> int | None:
     """The version the form was rendered at (its hidden `version`), as the API's If-Match."""
     raw = fields.pop("version", "").strip()
-    return expected_version(raw) if raw else None
+    return parse_version(raw, ["form", "version"])
 
 
 def problem_errors(problem: Problem | None) -> dict[str, str]:
@@ -494,16 +487,16 @@ def production_order_list(request: Request, session: SessionDep, user: UserDep) 
     if f.errors:
         status = 422
     else:
-        found, last = orders.list_page(
+        found, last = reading.list_production_orders(
             session,
             user.actor,
-            orders.ProductionOrderFilter(
+            reading.ProductionOrderFilter(
                 states=states, owner_id=owner_id, due_before=due_before, q=q
             ),
             after,
             limit,
         )
-        rows = orders.present(session, found, with_work_orders=False)
+        rows = reading.present_production_orders(session, found, with_work_orders=False)
         next_cursor = encode_cursor(last) if last else None
     return render(
         request,
@@ -521,7 +514,9 @@ def production_order_list(request: Request, session: SessionDep, user: UserDep) 
         next_url=f.next_url("/production-orders", next_cursor),
         first_url=f.first_url("/production-orders"),
         may_plan=user.may_plan,
-        hints={po.id: [a for a in po.allowed_actions if user.may(a)] for po in rows},
+        hints={
+            po.id: [a for a in po.allowed_actions if user.may(a, "production_order")] for po in rows
+        },
     )
 
 
@@ -560,7 +555,7 @@ def _order_flags(
 
 @router.get("/production-orders/new")
 def production_order_new(request: Request, session: SessionDep, user: UserDep) -> Response:
-    require(user.actor, permission_for_action("create"), "create production orders")
+    authorize(user.actor, "production_order.create")
     return _order_form(request, session, user, None, {"priority": "50"})
 
 
@@ -569,9 +564,9 @@ def production_order_create(
     request: Request, session: SessionDep, user: UserDep, fields: FormDep
 ) -> Response:
     try:
-        require(user.actor, permission_for_action("create"), "create production orders")
+        authorize(user.actor, "production_order.create")
         body = validate(ProductionOrderCreate, parse_form(fields, user.zone))
-        po = orders.create(session, user.actor, body)
+        po = production.create_production_order(session, user.actor, body)
     except Problem as problem:
         return _order_form(request, session, user, None, _kept(fields), problem)
     return redirect(f"/production-orders/{po.id}", f"Production order {po.number} created.")
@@ -588,8 +583,8 @@ def production_order_detail(
 def production_order_edit(
     po_id: uuid.UUID, request: Request, session: SessionDep, user: UserDep
 ) -> Response:
-    require(user.actor, permission_for_action("update"), "change production orders")
-    po = orders.get(session, user.actor, po_id)
+    authorize(user.actor, "production_order.update")
+    po = reading.get_production_order(session, user.actor, po_id)
     _order_editable(po)
     values: dict[str, str] = {
         "owner_id": str(po.owner_id or ""),
@@ -611,16 +606,16 @@ def production_order_update(
 ) -> Response:
     po: ProductionOrder | None = None
     try:
-        require(user.actor, permission_for_action("update"), "change production orders")
+        authorize(user.actor, "production_order.update")
         version = form_version(fields)
-        po = orders.get(session, user.actor, po_id)
+        po = reading.get_production_order(session, user.actor, po_id)
         data = patch_data(fields, user.zone, ProductionOrderUpdate.nullable)
         data.setdefault("items", [])  # the form shows every item: none left means none
         body = validate(ProductionOrderUpdate, data, blank_required(fields, ["priority"]))
         if body.items is not None and _same_items(body.items, po.items):
             del data["items"]  # unchanged: not replaced, not in the audit trail
             body = validate(ProductionOrderUpdate, data)
-        po = orders.update(session, user.actor, po_id, body, version)
+        po = production.update_production_order(session, user.actor, po_id, body, version)
     except Problem as problem:
         if po is None:
             raise
@@ -674,7 +669,7 @@ def _order_form(
             .where(WorkOrder.production_order_id == po.id, WorkOrder.state != State.DELETED)
             .order_by(WorkOrder.id)
         ).all()
-        existing = work_orders.present(session, live)
+        existing = reading.present_work_orders(session, live)
         names = item_names(session, (wo.item_id for wo in existing))
     return render(
         request,
@@ -707,9 +702,9 @@ def _order_page(
     posted: Mapping[str, str] | None = None,
 ) -> Response:
     actor = user.actor
-    po = orders.get(session, actor, po_id)
-    (out,) = orders.present(session, [po])
-    events = orders.history(session, actor, po_id)
+    po = reading.get_production_order(session, actor, po_id)
+    (out,) = reading.present_production_orders(session, [po])
+    events = reading.production_order_history(session, actor, po_id)
     briefs = out.work_orders or []
     numbers: dict[uuid.UUID, str] = dict(
         session.execute(
@@ -723,7 +718,7 @@ def _order_page(
     owner = session.get(Customer, po.owner_id) if po.owner_id else None
     items = item_names(session, [*(i.item_id for i in out.items), *(b.item_id for b in briefs)])
     late = _late_briefs(out)
-    actions = [a for a in out.allowed_actions if a != "update" and user.may(a)]
+    actions = [a for a in out.allowed_actions if a != "update" and user.may(a, "production_order")]
     return render(
         request,
         "production_orders/detail.html",
@@ -735,7 +730,7 @@ def _order_page(
         late=late,
         order_late=bool(late),
         actions=actions,
-        can_edit="update" in out.allowed_actions and user.may("update"),
+        can_edit="update" in out.allowed_actions and user.may("update", "production_order"),
         can_add_work_order=po.state in ACCEPTS_WORK_ORDERS and user.may("create"),
         timeline=timeline(events, user.zone, subjects),
         problem=problem,
@@ -767,7 +762,7 @@ def _order_action(
 ) -> Response:
     posted = dict(fields)
     try:
-        require(user.actor, permission_for_action(action), f"{action} production orders")
+        authorize(user.actor, f"production_order.{action}")
         version = form_version(fields)
         po = run(parse_form(fields, user.zone), version)
     except Problem as problem:
@@ -784,7 +779,7 @@ def production_order_schedule(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> ProductionOrder:
         body = validate(ScheduleOrderRequest, data)
-        return orders.schedule(
+        return production.schedule(
             session, user.actor, po_id, start=body.start, expected_version=version
         )
 
@@ -806,7 +801,7 @@ def production_order_cancel(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> ProductionOrder:
         body = validate(ReasonRequest, data)
-        return orders.cancel(session, user.actor, po_id, body.reason, version)
+        return production.cancel(session, user.actor, po_id, body.reason, version)
 
     return _order_action(
         request, session, user, po_id, fields, "cancel", run, "Production order {number} canceled."
@@ -820,7 +815,7 @@ def production_order_delete(
     def run(data: dict[str, Any], version: int | None) -> ProductionOrder:
         if data:
             raise ValidationProblem([FieldError(["body", k], "unknown field") for k in data])
-        return orders.delete_(session, user.actor, po_id, version)
+        return production.delete_(session, user.actor, po_id, version)
 
     return _order_action(
         request, session, user, po_id, fields, "delete", run, "Production order {number} deleted."
@@ -856,10 +851,10 @@ def work_order_list(request: Request, session: SessionDep, user: UserDep) -> Res
     next_cursor = None
     if not f.errors:
         try:
-            found, last = work_orders.list_page(
+            found, last = reading.list_work_orders(
                 session,
                 user.actor,
-                work_orders.WorkOrderFilter(
+                reading.WorkOrderFilter(
                     states=states,
                     production_order_id=po_id,
                     resource_id=resource_id,
@@ -874,7 +869,7 @@ def work_order_list(request: Request, session: SessionDep, user: UserDep) -> Res
         except ValidationProblem as problem:
             f.errors.update(problem_errors(problem))
         else:
-            rows = work_orders.present(session, found)
+            rows = reading.present_work_orders(session, found)
             next_cursor = encode_cursor(last) if last else None
     po_ids = {wo.production_order_id for wo in rows if wo.production_order_id}
     po_numbers = (
@@ -929,7 +924,7 @@ def work_order_new(
     user: UserDep,
     production_order_id: Annotated[str, Query()] = "",
 ) -> Response:
-    require(user.actor, permission_for_action("create"), "create work orders")
+    authorize(user.actor, "work_order.create")
     values = {"priority": "50"}
     if _is_uuid(production_order_id):
         values["production_order_id"] = production_order_id
@@ -941,9 +936,9 @@ def work_order_create(
     request: Request, session: SessionDep, user: UserDep, fields: FormDep
 ) -> Response:
     try:
-        require(user.actor, permission_for_action("create"), "create work orders")
+        authorize(user.actor, "work_order.create")
         body = validate(WorkOrderCreate, parse_form(fields, user.zone))
-        wo = work_orders.create(session, user.actor, body)
+        wo = editing.create_work_order(session, user.actor, body)
     except Problem as problem:
         return _work_order_form(request, session, user, None, _kept(fields), problem)
     return redirect(f"/work-orders/{wo.id}", f"Work order {wo.number} created.")
@@ -960,8 +955,8 @@ def work_order_detail(
 def work_order_edit(
     wo_id: uuid.UUID, request: Request, session: SessionDep, user: UserDep
 ) -> Response:
-    require(user.actor, permission_for_action("update"), "update work orders")
-    wo = work_orders.get(session, user.actor, wo_id)
+    authorize(user.actor, "work_order.update")
+    wo = reading.get_work_order(session, user.actor, wo_id)
     _work_order_editable(wo)
     values: dict[str, str] = {
         "item_id": str(wo.item_id),
@@ -971,7 +966,7 @@ def work_order_edit(
         "due_date": local_input(wo.due_date, user.zone),
         "priority": str(wo.priority),
     }
-    alternatives = work_orders.alternatives_of(session, [li.id for li in wo.line_items])
+    alternatives = reading.alternatives_of(session, [li.id for li in wo.line_items])
     for i, li in enumerate(wo.line_items):
         p = f"line_items.{i}."
         # Not edited on this form, but carried through it (hidden), so that saving the line
@@ -998,9 +993,9 @@ def work_order_update(
 ) -> Response:
     wo: WorkOrder | None = None
     try:
-        require(user.actor, permission_for_action("update"), "update work orders")
+        authorize(user.actor, "work_order.update")
         version = form_version(fields)
-        wo = work_orders.get(session, user.actor, wo_id)
+        wo = reading.get_work_order(session, user.actor, wo_id)
         data = patch_data(fields, user.zone, WorkOrderUpdate.nullable)
         data.setdefault("line_items", [])  # the form shows every line item
         body = validate(
@@ -1009,7 +1004,7 @@ def work_order_update(
         if body.line_items is not None and _same_line_items(body.line_items, wo.line_items):
             del data["line_items"]  # unchanged: kept as they are, out of the audit trail
             body = validate(WorkOrderUpdate, data)
-        wo = work_orders.update(session, user.actor, wo_id, body, version)
+        wo = editing.update_work_order(session, user.actor, wo_id, body, version)
     except Problem as problem:
         if wo is None:
             raise
@@ -1079,9 +1074,9 @@ def _work_order_page(
     posted: Mapping[str, str] | None = None,
 ) -> Response:
     actor = user.actor
-    wo = work_orders.get(session, actor, wo_id)
-    (out,) = work_orders.present(session, [wo])
-    events = work_orders.history(session, actor, wo_id)
+    wo = reading.get_work_order(session, actor, wo_id)
+    (out,) = reading.present_work_orders(session, [wo])
+    events = reading.work_order_history(session, actor, wo_id)
     item = session.get(Item, wo.item_id)
     po = (
         session.execute(
@@ -1133,7 +1128,7 @@ def _work_order_action(
 ) -> Response:
     posted = dict(fields)
     try:
-        require(user.actor, permission_for_action(action), f"{action} work orders")
+        authorize(user.actor, f"work_order.{action}")
         version = form_version(fields)
         wo = run(parse_form(fields, user.zone), version)
     except Problem as problem:
@@ -1158,7 +1153,7 @@ def work_order_schedule(
 
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         body = validate(ScheduleRequest, data)
-        return work_orders.schedule(
+        return actions.schedule(
             session,
             user.actor,
             wo_id,
@@ -1186,7 +1181,7 @@ def work_order_unschedule(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         _no_fields(data)
-        return work_orders.unschedule(session, user.actor, wo_id, version)
+        return actions.unschedule(session, user.actor, wo_id, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "unschedule", run, "Work order {number} unscheduled."
@@ -1199,7 +1194,7 @@ def work_order_start(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         _no_fields(data)
-        return work_orders.start(session, user.actor, wo_id, version)
+        return actions.start(session, user.actor, wo_id, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "start", run, "Work order {number} started."
@@ -1212,7 +1207,7 @@ def work_order_pause(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         body = validate(ReasonRequest, data)
-        return work_orders.pause(session, user.actor, wo_id, body.reason, version)
+        return actions.pause(session, user.actor, wo_id, body.reason, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "pause", run, "Work order {number} paused."
@@ -1225,7 +1220,7 @@ def work_order_resume(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         _no_fields(data)
-        return work_orders.resume(session, user.actor, wo_id, version)
+        return actions.resume(session, user.actor, wo_id, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "resume", run, "Work order {number} resumed."
@@ -1238,7 +1233,7 @@ def work_order_complete(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         body = validate(CompleteRequest, data)
-        return work_orders.complete(session, user.actor, wo_id, body, version)
+        return actions.complete(session, user.actor, wo_id, body, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "complete", run, "Work order {number} completed."
@@ -1251,7 +1246,7 @@ def work_order_cancel(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         body = validate(ReasonRequest, data)
-        return work_orders.cancel(session, user.actor, wo_id, body.reason, version)
+        return actions.cancel(session, user.actor, wo_id, body.reason, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "cancel", run, "Work order {number} canceled."
@@ -1264,7 +1259,7 @@ def work_order_delete(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         _no_fields(data)
-        return work_orders.delete_(session, user.actor, wo_id, version)
+        return actions.delete_(session, user.actor, wo_id, version)
 
     return _work_order_action(
         request, session, user, wo_id, fields, "delete", run, "Work order {number} deleted."
@@ -1282,7 +1277,7 @@ def line_item_report(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         body = validate(ReportRequest, data)
-        return work_orders.report(session, user.actor, wo_id, line_item_id, body, version)
+        return actions.report(session, user.actor, wo_id, line_item_id, body, version)
 
     return _work_order_action(
         request,
@@ -1308,7 +1303,7 @@ def line_item_skip(
 ) -> Response:
     def run(data: dict[str, Any], version: int | None) -> WorkOrder:
         body = validate(ReasonRequest, data)
-        return work_orders.skip(session, user.actor, wo_id, line_item_id, body.reason, version)
+        return actions.skip(session, user.actor, wo_id, line_item_id, body.reason, version)
 
     return _work_order_action(
         request,

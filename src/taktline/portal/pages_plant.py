@@ -18,21 +18,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
-from taktline.api.deps import SessionDep
-from taktline.api.problems import field_errors_of
-from taktline.auth.permissions import permission_for_action
-from taktline.auth.service import require
 from taktline.db import utcnow
 from taktline.errors import NotFound, Problem, ValidationProblem
+from taktline.http import SessionDep, field_errors_of, parse_version
+from taktline.orders import actions
+from taktline.orders.lifecycle import State
+from taktline.orders.schemas import CompleteRequest, ReasonRequest, ReportRequest
 from taktline.portal import charts, queries
 from taktline.portal.web import FormDep, PortalUser, UserDep, field_errors, local, redirect, render
 from taktline.portal.web import quantity as fmt_quantity
 from taktline.resources.models import Resource
 from taktline.scheduling import service as scheduling
 from taktline.scheduling.schemas import BottleneckOut
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.lifecycle import State
-from taktline.work_orders.schemas import CompleteRequest, ReasonRequest, ReportRequest
 
 router = APIRouter(include_in_schema=False)
 
@@ -449,8 +446,7 @@ def floor_stamp(resource_id: uuid.UUID, session: SessionDep, user: UserDep) -> J
 
 
 def _version(form: dict[str, str]) -> int | None:
-    raw = form.get("version", "").strip()
-    return int(raw) if raw.isdigit() else None
+    return parse_version(form.get("version"), ["form", "version"])
 
 
 def _validated(model: Any, data: dict[str, Any]) -> Any:
@@ -479,21 +475,20 @@ def floor_action(
     if action not in FLOOR_ACTIONS:
         raise NotFound("shop floor action", action)
     actor = user.actor
-    version = _version(form)
     try:
-        require(actor, permission_for_action(action), f"{action} work orders")
+        version = _version(form)
         if action == "start":
-            wo = work_orders.start(session, actor, work_order_id, version)
+            wo = actions.start(session, actor, work_order_id, version)
             done = "started"
         elif action == "pause":
             body = _validated(ReasonRequest, {"reason": form.get("reason", "")})
-            wo = work_orders.pause(session, actor, work_order_id, body.reason, version)
+            wo = actions.pause(session, actor, work_order_id, body.reason, version)
             done = f"paused: {body.reason}"
         elif action == "resume":
-            wo = work_orders.resume(session, actor, work_order_id, version)
+            wo = actions.resume(session, actor, work_order_id, version)
             done = "resumed"
         else:
-            wo = work_orders.complete(session, actor, work_order_id, CompleteRequest(), version)
+            wo = actions.complete(session, actor, work_order_id, CompleteRequest(), version)
             done = "completed"
     except Problem as problem:
         return _floor_page(
@@ -529,9 +524,8 @@ def floor_report(
     if form.get("done"):
         fields["done"] = "true"
     try:
-        require(actor, permission_for_action("report"), "report work orders")
         body = _validated(ReportRequest, fields)
-        wo = work_orders.report(session, actor, work_order_id, line_item_id, body, _version(form))
+        wo = actions.report(session, actor, work_order_id, line_item_id, body, _version(form))
     except Problem as problem:
         return _floor_page(
             request,

@@ -16,19 +16,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, ValidationError
 
-from taktline.api.deps import SessionDep
-from taktline.api.problems import field_errors_of
-from taktline.auth.permissions import Permission
-from taktline.auth.service import require
 from taktline.errors import Problem, ValidationProblem
+from taktline.http import SessionDep, field_errors_of
+from taktline.orders.booking import Placement
+from taktline.permissions import authorize
 from taktline.portal import charts
 from taktline.portal.pages_plant import Fmt
 from taktline.portal.web import FormDep, UserDep, redirect, render
 from taktline.scheduling import service as scheduling
-from taktline.scheduling.problem import Objective
 from taktline.scheduling.schemas import ProposalOut, ScheduleRequest
 from taktline.schemas import RequestBody, Timestamp
-from taktline.work_orders.service import Placement
+from taktline.solver.problem import Objective
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,7 +81,7 @@ def schedule_preview(
     time_limit: Annotated[int, Query(ge=1, le=300)] = 10,
 ) -> Response:
     """Solves all open work and shows the proposal; nothing changes until Apply."""
-    require(user.actor, Permission.PLAN, "schedule work orders")
+    authorize(user.actor, "schedule.apply")
     fmt = Fmt(user.zone)
     body = ScheduleRequest(objective=objective, time_limit_seconds=time_limit)
     try:
@@ -124,7 +122,7 @@ def schedule_preview(
 @router.post("/board/schedule/apply")
 def schedule_apply(request: Request, session: SessionDep, user: UserDep, form: FormDep) -> Response:
     """Applies the previewed windows in one transaction, or nothing."""
-    require(user.actor, Permission.PLAN, "apply schedules")
+    authorize(user.actor, "schedule.apply")
     try:
         plan = PortalPlan.model_validate_json(form.get("plan", ""))
     except ValidationError as exc:

@@ -15,19 +15,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from taktline.auth.permissions import Actor
 from taktline.errors import NotFound
 from taktline.items.models import Item
+from taktline.orders import reading
+from taktline.orders.lifecycle import BOOKED_STATES, LineItemStatus, State
+from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
+from taktline.orders.schemas import LineItemOut, ProductionOrderOut, WorkOrderOut
 from taktline.orgs.models import Customer, Facility
+from taktline.permissions import Actor
 from taktline.portal.charts import hours_per_window
-from taktline.production_orders import service as production_orders
-from taktline.production_orders.models import ProductionOrder
-from taktline.production_orders.schemas import ProductionOrderOut
+from taktline.resources.capacity import Window
 from taktline.resources.models import Resource, ResourceBooking
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.lifecycle import BOOKED_STATES, LineItemStatus, State
-from taktline.work_orders.models import LineItem, WorkOrder
-from taktline.work_orders.schemas import LineItemOut, WorkOrderOut
 
 OPEN_STATES = (State.DRAFT, State.SCHEDULED, State.IN_PROCESS)
 # States shown on the dashboard: DELETED work orders are gone from totals.
@@ -38,8 +36,6 @@ COUNTED_STATES = (
     State.COMPLETED,
     State.CANCELED,
 )
-Window = tuple[datetime, datetime]
-
 
 # --- work orders by state, late and at risk ------------------------------------------------
 
@@ -372,7 +368,7 @@ def open_production_orders(
     ).all()
     if not orders:
         return [], int(total)
-    presented = production_orders.present(session, orders, with_work_orders=False)
+    presented = reading.present_production_orders(session, orders, with_work_orders=False)
     owner_ids = {po.owner_id for po in orders if po.owner_id}
     owners = (
         dict(
@@ -428,7 +424,7 @@ def queue(session: Session, actor: Actor, resource_id: uuid.UUID) -> list[QueueE
     ).all()
     if not orders:
         return []
-    presented = work_orders.present(session, orders)
+    presented = reading.present_work_orders(session, orders)
     items = {
         i: (sku, name)
         for i, sku, name in session.execute(

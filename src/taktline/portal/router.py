@@ -8,8 +8,8 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from taktline.api.deps import SessionDep
 from taktline.errors import Problem
+from taktline.http import SessionDep
 from taktline.portal import pages_orders, pages_plant, pages_schedule, security
 from taktline.portal.web import (
     LOGIN_CSRF_COOKIE,

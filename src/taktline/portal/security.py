@@ -11,9 +11,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
-from taktline.auth.permissions import Actor
 from taktline.db import transaction, utcnow
 from taktline.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationProblem
+from taktline.permissions import Actor
 from taktline.portal.models import LoginAttempt, PortalSession
 
 SESSION_LIFETIME = timedelta(hours=12)

@@ -22,10 +22,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taktline.api.deps import SessionDep
-from taktline.auth.permissions import Actor, Permission, permission_for_action
+from taktline import permissions
 from taktline.errors import Forbidden, Problem
+from taktline.http import SessionDep
 from taktline.orgs.models import Facility, Organisation
+from taktline.permissions import Actor
 from taktline.portal import security
 
 SESSION_COOKIE = "taktline_session"
@@ -48,13 +49,14 @@ class PortalUser:
     org_name: str
     zone: ZoneInfo
 
-    def may(self, action: str) -> bool:
-        """Whether the role may take this work order / production order action."""
-        return self.actor.may(permission_for_action(action))
+    def may(self, action: str, record: str = "work_order") -> bool:
+        """Whether the role may take this action on this kind of record (the permissions
+        table's answer, which the use case gives too)."""
+        return permissions.may(self.actor, f"{record}.{action}")
 
     @property
     def may_plan(self) -> bool:
-        return self.actor.may(Permission.PLAN)
+        return self.may("create", "production_order")
 
 
 def plant_zone(session: Session, org_id: uuid.UUID) -> ZoneInfo:

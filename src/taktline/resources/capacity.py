@@ -6,6 +6,7 @@ find the earliest window where a job fits. Windows are half-open: [start, end).
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 Window = tuple[datetime, datetime]
 
@@ -51,3 +52,11 @@ def earliest_fit(
             free_since = at
     start = max(free_since or not_before, not_before)
     return start, start + duration
+
+
+def over_capacity_per_run(
+    capacity_max: Decimal | None, capacity_unit: str | None, quantity: Decimal, unit: str
+) -> bool:
+    """Whether one run of `quantity` exceeds what the resource takes per run. A capacity in
+    another unit than the work's says nothing about it."""
+    return capacity_max is not None and capacity_unit == unit and quantity > capacity_max

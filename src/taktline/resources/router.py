@@ -4,11 +4,10 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from taktline.api.deps import ActorDep, IfMatchDep, PageDep, SessionDep, encode_cursor, set_etag
+from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
-from taktline.auth.permissions import Permission
-from taktline.auth.service import require
+from taktline.http import SessionDep, encode_cursor
 from taktline.resources import service
 from taktline.resources.models import ResourceKind
 from taktline.resources.schemas import ResourceCreate, ResourceOut, ResourceUpdate
@@ -25,7 +24,6 @@ def create_resource(
     actor: ActorDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    require(actor, Permission.PLAN, "create resources")
     return create_idempotently(
         session,
         actor,
@@ -80,7 +78,6 @@ def update_resource(
     actor: ActorDep,
     if_match: IfMatchDep,
 ) -> ResourceOut:
-    require(actor, Permission.PLAN, "change resources")
     resource = service.update(session, actor, resource_id, body, if_match)
     set_etag(response, resource.version)
     return ResourceOut.model_validate(resource)

@@ -7,15 +7,15 @@ from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from taktline import crud
-from taktline.auth.permissions import Actor
+from taktline import records
 from taktline.db import transaction
 from taktline.errors import BookingConflict, FieldError, ValidationProblem
+from taktline.orders.models import WorkOrder
 from taktline.orgs.models import Facility
+from taktline.permissions import Actor, authorize
 from taktline.resources.capacity import peak_load
 from taktline.resources.models import Resource, ResourceBooking, ResourceKind
 from taktline.resources.schemas import ResourceCreate, ResourceUpdate
-from taktline.work_orders.models import WorkOrder
 
 
 def _check_facility(session: Session, actor: Actor, facility_id: uuid.UUID) -> None:
@@ -38,14 +38,16 @@ def _check_capacity(resource: Resource) -> None:
 
 
 def create(session: Session, actor: Actor, body: ResourceCreate) -> Resource:
+    authorize(actor, "resource.create")
     _check_facility(session, actor, body.facility_id)
-    return crud.create_record(
+    return records.create_record(
         session, actor, Resource, body.model_dump(), kind="resource", unique="code"
     )
 
 
 def get(session: Session, actor: Actor, resource_id: uuid.UUID) -> Resource:
-    return crud.get_owned(session, Resource, actor.org_id, resource_id, kind="resource")
+    authorize(actor, "resource.read")
+    return records.get_owned(session, Resource, actor.org_id, resource_id, kind="resource")
 
 
 def list_page(
@@ -59,6 +61,7 @@ def list_page(
     after: uuid.UUID | None,
     limit: int,
 ) -> tuple[Sequence[Resource], uuid.UUID | None]:
+    authorize(actor, "resource.read")
     stmt = select(Resource).where(Resource.org_id == actor.org_id)
     if kind is not None:
         stmt = stmt.where(Resource.kind == kind)
@@ -67,8 +70,8 @@ def list_page(
     if active is not None:
         stmt = stmt.where(Resource.active == active)
     if q:
-        stmt = stmt.where(crud.text_match(q, Resource.code, Resource.name))
-    return crud.page(session, stmt, Resource, after, limit)
+        stmt = stmt.where(records.text_match(q, Resource.code, Resource.name))
+    return records.page(session, stmt, Resource, after, limit)
 
 
 def update(
@@ -78,11 +81,12 @@ def update(
     body: ResourceUpdate,
     expected_version: int | None,
 ) -> Resource:
+    authorize(actor, "resource.update")
     changes = body.changes()
     if "facility_id" in changes:
         _check_facility(session, actor, changes["facility_id"])
     with transaction(session):
-        resource = crud.update_record(
+        resource = records.update_record(
             session,
             actor,
             Resource,

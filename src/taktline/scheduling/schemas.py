@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from taktline.scheduling.problem import Method, Objective
+from taktline.orders.lifecycle import State
 from taktline.schemas import RequestBody, ResponseBody, Timestamp
-from taktline.work_orders.lifecycle import State
+from taktline.solver.problem import Method, Objective
 
 MAX_TIME_LIMIT_SECONDS = 300
 DEFAULT_TIME_LIMIT_SECONDS = 10.0

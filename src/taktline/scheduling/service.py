@@ -36,7 +36,6 @@ from decimal import ROUND_CEILING, Decimal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from taktline.auth.permissions import Actor
 from taktline.calendars import service as calendars
 from taktline.db import transaction, utcnow
 from taktline.errors import (
@@ -47,27 +46,18 @@ from taktline.errors import (
     Unschedulable,
     ValidationProblem,
 )
-from taktline.production_orders.models import ProductionOrder
-from taktline.production_orders.tracking import follow_work_orders
-from taktline.resources.models import Resource
-from taktline.scheduling import bottleneck as core_bottleneck
-from taktline.scheduling.calendar import Calendar
-from taktline.scheduling.checker import check
-from taktline.scheduling.problem import (
-    Assignment,
-    Job,
-    Method,
-    Mode,
-    NoEligibleResource,
-    Objective,
-    Operation,
-    OperationDoesNotFit,
-    Pinned,
-    Problem,
-    Proposal,
-    SchedulingError,
+from taktline.orders import actions, booking, reading
+from taktline.orders.actions import follow_work_orders
+from taktline.orders.lifecycle import State
+from taktline.orders.models import (
+    LineItem,
+    LineItemAlternative,
+    ProductionOrder,
+    WorkOrder,
+    WorkOrderDependency,
 )
-from taktline.scheduling.problem import Resource as CoreResource
+from taktline.permissions import Actor, authorize
+from taktline.resources.models import Resource
 from taktline.scheduling.schemas import (
     ApplyOut,
     ApplyRequest,
@@ -83,15 +73,25 @@ from taktline.scheduling.schemas import (
     ResourceLoadOut,
     ScheduleRequest,
 )
-from taktline.scheduling.solve import solve
-from taktline.work_orders import service as work_orders
-from taktline.work_orders.lifecycle import State
-from taktline.work_orders.models import (
-    LineItem,
-    LineItemAlternative,
-    WorkOrder,
-    WorkOrderDependency,
+from taktline.solver import bottleneck as core_bottleneck
+from taktline.solver.calendar import Calendar
+from taktline.solver.checker import check
+from taktline.solver.problem import (
+    Assignment,
+    Job,
+    Method,
+    Mode,
+    NoEligibleResource,
+    Objective,
+    Operation,
+    OperationDoesNotFit,
+    Pinned,
+    Problem,
+    Proposal,
+    SchedulingError,
 )
+from taktline.solver.problem import Resource as CoreResource
+from taktline.solver.solve import solve
 
 MINUTE = timedelta(minutes=1)
 DAY_MINUTES = 24 * 60
@@ -292,7 +292,7 @@ def build_plan(
     queries. Raises `Unschedulable` (422) for work that can never be placed, `NotFound` for
     ids not of the organisation, `Conflict` for work orders that are not open."""
     movable_rows, in_scope_fixed = _load_movable(session, org_id, scope)
-    alternatives = work_orders.alternatives_of(
+    alternatives = reading.alternatives_of(
         session, [li.id for wo in movable_rows for li in wo.line_items]
     )
     movable_ids = {wo.id for wo in movable_rows}
@@ -716,6 +716,7 @@ def preview(
     """Solves the work of `body` and proposes a schedule; changes nothing.
 
     The database is read in one short transaction, ended before the solver starts."""
+    authorize(actor, "schedule.preview")
     origin = whole_minute(body.horizon_start or utcnow())
     scope = scope_of(body)
     progress("Reading the work to schedule")
@@ -895,7 +896,7 @@ class PlannedWork:
 
     work_order_id: uuid.UUID
     version: int
-    placements: tuple[work_orders.Placement, ...]
+    placements: tuple[booking.Placement, ...]
 
 
 def planned_work(proposal: ProposalOut) -> list[PlannedWork]:
@@ -904,7 +905,7 @@ def planned_work(proposal: ProposalOut) -> list[PlannedWork]:
             w.id,
             w.version,
             tuple(
-                work_orders.Placement(li.id, li.resource_id, li.planned_start, li.planned_end)
+                booking.Placement(li.id, li.resource_id, li.planned_start, li.planned_end)
                 for li in w.line_items
             ),
         )
@@ -918,6 +919,7 @@ def apply(
     """Applies a proposal (from `preview`), or solves and applies in one step: in one
     transaction, DRAFT work orders are scheduled through the lifecycle and SCHEDULED ones
     that move are released and booked again (a `reschedule` event); all or nothing."""
+    authorize(actor, "schedule.apply")
     solved: Preview | None = None
     if body.proposal is None:
         solved = preview(session, actor, body, progress)
@@ -948,6 +950,7 @@ def apply_planned(
     plant as it is now (the core's checker), then schedules DRAFT work through the lifecycle
     and books moved SCHEDULED work again. Returns the numbers of the work orders scheduled,
     rescheduled and left as they were."""
+    authorize(actor, "schedule.apply")
     with transaction(session):
         return _apply_locked(session, actor, origin, objective, work)
 
@@ -999,23 +1002,23 @@ def _apply_locked(
     unchanged = [
         wo.number for wo in wos if wo.state is State.SCHEDULED and wo not in scheduled_moving
     ]
-    work_orders.release_bookings(session, [wo.id for wo in scheduled_moving])
+    booking.release_bookings(session, [wo.id for wo in scheduled_moving])
     session.flush()
-    alternatives = work_orders.alternatives_of(
+    alternatives = reading.alternatives_of(
         session, [li.id for wo in [*drafts, *scheduled_moving] for li in wo.line_items]
     )
     changes = {
-        wo.id: work_orders.place_locked(session, wo, placements[wo.id], alternatives)
+        wo.id: booking.place_locked(session, wo, placements[wo.id], alternatives)
         for wo in [*drafts, *scheduled_moving]
     }
     session.flush()
-    ledger = work_orders.BookingLedger.load(session, actor, [*drafts, *scheduled_moving], origin)
+    ledger = booking.BookingLedger.load(session, actor, [*drafts, *scheduled_moving], origin)
     for wo in sorted([*drafts, *scheduled_moving], key=lambda w: w.number):
         po = pos.get(wo.production_order_id) if wo.production_order_id else None
         if wo.state is State.DRAFT:
-            work_orders.schedule_locked(session, actor, wo, po, ledger=ledger)
+            actions.schedule_locked(session, actor, wo, po, ledger=ledger)
         else:
-            work_orders.reschedule_locked(
+            actions.reschedule_locked(
                 session, actor, wo, ledger, changes[wo.id], reason="moved by the scheduler"
             )
     session.flush()
@@ -1028,7 +1031,7 @@ def _apply_locked(
     )
 
 
-def _moves(wo: WorkOrder, placements: Sequence[work_orders.Placement]) -> bool:
+def _moves(wo: WorkOrder, placements: Sequence[booking.Placement]) -> bool:
     now = {li.id: (li.resource_id, li.planned_start, li.planned_end) for li in wo.line_items}
     return any(now.get(p.line_item_id) != (p.resource_id, p.start, p.end) for p in placements)
 
@@ -1124,6 +1127,7 @@ def bottlenecks(
     """Loads of every active resource over [start, end) (default: the next 7 days) from the
     current bookings, the bottleneck resource(s), and the booked work orders that end after
     their due date, each with the resource and the work that held it up. Fixed queries."""
+    authorize(actor, "bottleneck.read")
     start = (start or utcnow()).astimezone(UTC).replace(second=0, microsecond=0)
     end = end.astimezone(UTC) if end is not None else start + timedelta(days=7)
     if end <= start:

@@ -1,0 +1,445 @@
+"""The lifecycle actions of work orders: schedule, unschedule, start, pause, resume,
+report, skip, complete, cancel, delete, and the scheduler's reschedule.
+
+Each public function is one transaction. It checks the actor's permission, locks what it
+will change (in the one lock order of `locks`), asks the pure lifecycle whether the action
+may be taken, applies it, moves the production order with it and writes the events. The
+`*_locked` variants do the same inside a caller's transaction, on rows it has locked.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taktline.db import transaction, utcnow
+from taktline.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationProblem
+from taktline.events import service as events
+from taktline.orders import locks
+from taktline.orders.booking import (
+    BookingLedger,
+    apply_windows,
+    check_can_lay_out,
+    earliest_planned_start,
+    refresh_planned_window,
+    release_bookings,
+    windows_of,
+)
+from taktline.orders.lifecycle import (
+    FINISHED_LINE_ITEM,
+    LineItemStatus,
+    State,
+    allowed_actions,
+    decide_or_refuse,
+    derive_state,
+    line_item_after_report,
+    schedule_problems,
+)
+from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
+from taktline.orders.reading import line_item_view, work_order_view
+from taktline.orders.schemas import CompleteRequest, LineItemWindow, ReportRequest
+from taktline.permissions import Actor, authorize
+
+ENTITY = "work_order"
+PRODUCTION_ORDER = "production_order"
+
+
+def schedule(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    *,
+    start: datetime | None = None,
+    windows: Sequence[LineItemWindow] = (),
+    expected_version: int | None = None,
+) -> WorkOrder:
+    authorize(actor, "work_order.schedule")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        schedule_locked(session, actor, wo, po, start=start, windows=windows)
+        _follow(session, actor, po, wo, "scheduled")
+    return wo
+
+
+def schedule_locked(
+    session: Session,
+    actor: Actor,
+    wo: WorkOrder,
+    po: ProductionOrder | None,
+    *,
+    start: datetime | None = None,
+    windows: Sequence[LineItemWindow] = (),
+    ledger: "BookingLedger | None" = None,
+) -> None:
+    """Schedules a work order the caller has locked: sets the windows, books the resources.
+    The production order's schedule runs it for each of its work orders on one ledger."""
+    _decide(wo, po, "schedule")
+    if windows:
+        apply_windows(session, actor, wo, windows, ["body"])
+    if start is not None:
+        check_can_lay_out(wo)
+    else:
+        problems = schedule_problems([line_item_view(li) for li in wo.line_items])
+        if problems:
+            _refuse(wo, po, "schedule", "; ".join(problems))
+    if ledger is None:
+        ledger = BookingLedger.load(session, actor, [wo], start or earliest_planned_start([wo]))
+    if start is not None:
+        try:
+            ledger.lay_out(wo, start)
+        except OverflowError:
+            raise ValidationProblem(
+                [FieldError(["body", "start"], "the line items would end after the year 9999")]
+            ) from None
+    ledger.book(session, actor, wo)
+    refresh_planned_window(wo)
+    _transition(session, actor, wo, po, "schedule", changes=windows_of(wo))
+
+
+def unschedule(
+    session: Session, actor: Actor, wo_id: uuid.UUID, expected_version: int | None = None
+) -> WorkOrder:
+    authorize(actor, "work_order.unschedule")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        _transition(session, actor, wo, po, "unschedule")
+        release_bookings(session, [wo.id])
+        _follow(session, actor, po, wo, "unscheduled")
+    return wo
+
+
+def start(
+    session: Session, actor: Actor, wo_id: uuid.UUID, expected_version: int | None = None
+) -> WorkOrder:
+    authorize(actor, "work_order.start")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        _transition(session, actor, wo, po, "start")
+        wo.actual_start = utcnow()
+        _follow(session, actor, po, wo, "started")
+    return wo
+
+
+def pause(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None = None,
+) -> WorkOrder:
+    authorize(actor, "work_order.pause")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        _transition(session, actor, wo, po, "pause", reason=reason)
+        wo.on_hold = True
+        wo.hold_reason = reason
+    return wo
+
+
+def resume(
+    session: Session, actor: Actor, wo_id: uuid.UUID, expected_version: int | None = None
+) -> WorkOrder:
+    authorize(actor, "work_order.resume")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        _transition(session, actor, wo, po, "resume", reason=wo.hold_reason)
+        wo.on_hold = False
+        wo.hold_reason = None
+    return wo
+
+
+def report(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    line_item_id: uuid.UUID,
+    body: ReportRequest,
+    expected_version: int | None = None,
+) -> WorkOrder:
+    """Adds to a line item's quantities (reports add up, they never overwrite); the first
+    report starts the line item and `done` finishes it."""
+    authorize(actor, "work_order.report")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        li = _line_item(wo, line_item_id)
+        _decide(wo, po, "report")
+        if li.status in FINISHED_LINE_ITEM:
+            raise Conflict(
+                f"Line item {li.sequence} ({li.operation}) of {wo.number} is already {li.status};"
+                " it takes no more reports."
+            )
+        now = utcnow()
+        li.status = line_item_after_report(li.status, body.done)
+        li.quantity_completed += body.quantity_completed
+        li.quantity_scrapped += body.quantity_scrapped
+        li.actual_start = li.actual_start or now
+        if body.done:
+            li.actual_end = now
+        _roll_up_quantities(wo)
+        _transition(
+            session,
+            actor,
+            wo,
+            po,
+            "report",
+            reason=body.note,
+            changes={
+                "line_item": li.sequence,
+                "operation": li.operation,
+                "quantity_completed": str(body.quantity_completed),
+                "quantity_scrapped": str(body.quantity_scrapped),
+                "status": li.status.value,
+            },
+        )
+    return wo
+
+
+def skip(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    line_item_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None = None,
+) -> WorkOrder:
+    authorize(actor, "work_order.skip")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        li = _line_item(wo, line_item_id)
+        _decide(wo, po, "skip")
+        if li.status is not LineItemStatus.PENDING:
+            raise Conflict(
+                f"Line item {li.sequence} ({li.operation}) of {wo.number} is {li.status}; "
+                "only a PENDING line item can be skipped."
+            )
+        li.status = LineItemStatus.SKIPPED
+        _roll_up_quantities(wo)
+        _transition(
+            session,
+            actor,
+            wo,
+            po,
+            "skip",
+            reason=reason,
+            changes={"line_item": li.sequence, "operation": li.operation, "status": "SKIPPED"},
+        )
+    return wo
+
+
+def complete(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    body: CompleteRequest,
+    expected_version: int | None = None,
+) -> WorkOrder:
+    authorize(actor, "work_order.complete")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        _decide(wo, po, "complete")
+        produced = _final_quantity(wo.quantity_produced, body.quantity_produced, "produced")
+        scrapped = _final_quantity(wo.quantity_scrapped, body.quantity_scrapped, "scrapped")
+        _transition(
+            session,
+            actor,
+            wo,
+            po,
+            "complete",
+            changes={"quantity_produced": str(produced), "quantity_scrapped": str(scrapped)},
+        )
+        wo.quantity_produced, wo.quantity_scrapped = produced, scrapped
+        wo.actual_end = utcnow()
+        release_bookings(session, [wo.id])
+        _follow(session, actor, po, wo, "completed")
+    return wo
+
+
+def cancel(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    reason: str,
+    expected_version: int | None = None,
+) -> WorkOrder:
+    authorize(actor, "work_order.cancel")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        cancel_locked(session, actor, [wo], po, reason)
+        _follow(session, actor, po, wo, "canceled")
+    return wo
+
+
+def cancel_locked(
+    session: Session,
+    actor: Actor,
+    work_orders: Sequence[WorkOrder],
+    po: ProductionOrder | None,
+    reason: str,
+) -> None:
+    for wo in work_orders:
+        _transition(session, actor, wo, po, "cancel", reason=reason)
+        wo.on_hold = False
+        wo.hold_reason = None
+    release_bookings(session, [wo.id for wo in work_orders])
+
+
+def delete_(
+    session: Session, actor: Actor, wo_id: uuid.UUID, expected_version: int | None = None
+) -> WorkOrder:
+    authorize(actor, "work_order.delete")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        delete_locked(session, actor, [wo], po)
+        _follow(session, actor, po, wo, "deleted")
+    return wo
+
+
+def delete_locked(
+    session: Session, actor: Actor, work_orders: Sequence[WorkOrder], po: ProductionOrder | None
+) -> None:
+    for wo in work_orders:
+        _transition(session, actor, wo, po, "delete")
+    release_bookings(session, [wo.id for wo in work_orders])
+
+
+def reschedule_locked(
+    session: Session,
+    actor: Actor,
+    wo: WorkOrder,
+    ledger: "BookingLedger",
+    changes: list[dict[str, Any]],
+    reason: str | None = None,
+) -> None:
+    """Books a SCHEDULED work order's new windows (its old bookings released by the caller)
+    and records a `reschedule` event with what moved. Not a lifecycle transition: the state
+    stays SCHEDULED."""
+    if wo.state is not State.SCHEDULED:
+        raise Conflict(
+            f"Cannot reschedule {wo.number}: it is {wo.state}, and only SCHEDULED work moves.",
+            current_state=wo.state,
+        )
+    ledger.book(session, actor, wo)
+    wo.updated_at = utcnow()
+    events.record(
+        session,
+        actor,
+        ENTITY,
+        wo.id,
+        "reschedule",
+        from_state=wo.state,
+        to_state=wo.state,
+        reason=reason,
+        changes={"line_items": changes},
+        parent_id=wo.production_order_id,
+    )
+
+
+# --- internals -----------------------------------------------------------------------------
+
+
+def _decide(wo: WorkOrder, po: ProductionOrder | None, action: str) -> None:
+    decide_or_refuse(work_order_view(wo, po.state if po else None), action, "work order", wo.number)
+
+
+def _refuse(wo: WorkOrder, po: ProductionOrder | None, action: str, reason: str) -> None:
+    view = work_order_view(wo, po.state if po else None)
+    raise InvalidTransition(
+        "work order", wo.number, action, wo.state, allowed_actions(view), reason
+    )
+
+
+def _transition(
+    session: Session,
+    actor: Actor,
+    wo: WorkOrder,
+    po: ProductionOrder | None,
+    action: str,
+    *,
+    reason: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    decision = decide_or_refuse(
+        work_order_view(wo, po.state if po else None), action, "work order", wo.number
+    )
+    wo.state = decision.to_state
+    # Touching the row bumps its version even when the state stays (a hold, a report), so
+    # every change is visible in the ETag.
+    wo.updated_at = utcnow()
+    events.record(
+        session,
+        actor,
+        ENTITY,
+        wo.id,
+        action,
+        from_state=decision.from_state,
+        to_state=decision.to_state,
+        reason=reason,
+        changes=changes,
+        parent_id=wo.production_order_id,
+    )
+
+
+def _follow(
+    session: Session, actor: Actor, po: ProductionOrder | None, wo: WorkOrder, what: str
+) -> None:
+    if po is not None:
+        session.flush()
+        follow_work_orders(session, actor, po, f"{wo.number} {what}")
+
+
+def _line_item(wo: WorkOrder, line_item_id: uuid.UUID) -> LineItem:
+    for li in wo.line_items:
+        if li.id == line_item_id:
+            return li
+    raise NotFound("line item", line_item_id)
+
+
+def _roll_up_quantities(wo: WorkOrder) -> None:
+    """The work order has produced what its last operation has completed; scrap adds up."""
+    counted = [li for li in wo.line_items if li.status is not LineItemStatus.SKIPPED]
+    produced = counted[-1].quantity_completed if counted else Decimal(0)
+    wo.quantity_produced = max(wo.quantity_produced, produced)
+    wo.quantity_scrapped = max(
+        wo.quantity_scrapped, sum((li.quantity_scrapped for li in wo.line_items), Decimal(0))
+    )
+
+
+def _final_quantity(reported: Decimal, given: Decimal | None, what: str) -> Decimal:
+    if given is None:
+        return reported
+    if given < reported:
+        raise ValidationProblem(
+            [
+                FieldError(
+                    ["body", f"quantity_{what}"],
+                    f"{given} is less than the {reported} already reported; quantities only grow",
+                )
+            ]
+        )
+    return given
+
+
+def follow_work_orders(session: Session, actor: Actor, po: ProductionOrder, cause: str) -> None:
+    """Moves `po` to the state its work orders imply, with an event that says why."""
+    states = session.scalars(
+        select(WorkOrder.state).where(WorkOrder.production_order_id == po.id)
+    ).all()
+    new_state = derive_state(po.state, states)
+    if new_state is po.state:
+        return
+    old_state = po.state
+    po.state = new_state
+    events.record(
+        session,
+        actor,
+        PRODUCTION_ORDER,
+        po.id,
+        "follow",
+        from_state=old_state,
+        to_state=new_state,
+        reason=cause,
+    )

@@ -1,0 +1,326 @@
+"""Creating and editing work orders: their line items, alternative resources and
+dependencies. Each public function is one transaction, or (`build`) part of the caller's."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from taktline import records
+from taktline.db import new_id, transaction, utcnow
+from taktline.errors import FieldError, Loc, ValidationProblem
+from taktline.events import service as events
+from taktline.items.models import Item
+from taktline.numbering import next_numbers
+from taktline.orders import locks
+from taktline.orders.actions import follow_work_orders
+from taktline.orders.booking import refresh_planned_window
+from taktline.orders.lifecycle import PINNABLE_STATES, State, decide_or_refuse
+from taktline.orders.models import (
+    LineItem,
+    LineItemAlternative,
+    ProductionOrder,
+    WorkOrder,
+    WorkOrderDependency,
+)
+from taktline.orders.reading import dependencies_of, work_order_view
+from taktline.orders.schemas import LineItemIn, WorkOrderCreate, WorkOrderFields, WorkOrderUpdate
+from taktline.permissions import Actor, authorize
+from taktline.resources.models import Resource
+
+ENTITY = "work_order"
+
+
+def create_work_order(session: Session, actor: Actor, body: WorkOrderCreate) -> WorkOrder:
+    authorize(actor, "work_order.create")
+    with transaction(session):
+        po = None
+        if body.production_order_id is not None:
+            po = locks.production_order_for_new_work(
+                session, actor, body.production_order_id, ["body", "production_order_id"]
+            )
+        (wo,) = build_work_orders(session, actor, [(["body"], body)], po)
+        if body.depends_on:
+            _set_dependencies(session, actor, wo, body.depends_on, ["body", "depends_on"])
+        if po is not None:
+            follow_work_orders(session, actor, po, f"{wo.number} was added")
+    return wo
+
+
+def build_work_orders(
+    session: Session,
+    actor: Actor,
+    bodies: Sequence[tuple[Loc, WorkOrderFields]],
+    po: ProductionOrder | None,
+) -> list[WorkOrder]:
+    """Creates work orders with their line items: the bulk path shared with production orders.
+
+    Every reference is checked in one query per kind, every number reserved in one statement.
+    `bodies` pairs each body with its place in the request, for errors that say where.
+    """
+    items = records.resolve_refs(
+        session,
+        Item,
+        actor.org_id,
+        [([*loc, "item_id"], b.item_id) for loc, b in bodies],
+        kind="item",
+    )
+    records.resolve_refs(
+        session,
+        Resource,
+        actor.org_id,
+        [
+            ([*loc, "line_items", i, "resource_id"], li.resource_id)
+            for loc, b in bodies
+            for i, li in enumerate(b.line_items)
+            if li.resource_id is not None
+        ]
+        + [
+            ([*loc, "line_items", i, "alternatives", k, "resource_id"], alt.resource_id)
+            for loc, b in bodies
+            for i, li in enumerate(b.line_items)
+            for k, alt in enumerate(li.alternatives)
+        ],
+        kind="resource",
+    )
+    _check_alternatives([([*loc, "line_items"], b.line_items) for loc, b in bodies])
+    numbers = next_numbers(session, actor.org_id, "work_order", len(bodies))
+    created = []
+    for number, (_, body) in zip(numbers, bodies, strict=True):
+        wo = WorkOrder(
+            org_id=actor.org_id,
+            number=number,
+            state=State.DRAFT,
+            production_order_id=po.id if po else None,
+            item_id=body.item_id,
+            quantity=body.quantity,
+            unit=body.unit or items[body.item_id].unit,
+            instructions=body.instructions,
+            due_date=body.due_date if body.due_date else (po.due_date if po else None),
+            priority=body.priority,
+            release_at=body.release_at,
+            pinned=body.pinned,
+            line_items=_new_line_items(actor, body.line_items),
+        )
+        refresh_planned_window(wo)
+        session.add(wo)
+        created.append(wo)
+    session.flush()
+    session.add_all(
+        alt
+        for wo, (_, body) in zip(created, bodies, strict=True)
+        for alt in _new_alternatives(actor, wo.line_items, body.line_items)
+    )
+    for wo, (_, body) in zip(created, bodies, strict=True):
+        events.record(
+            session,
+            actor,
+            ENTITY,
+            wo.id,
+            "create",
+            to_state=State.DRAFT,
+            changes=body.model_dump(mode="json"),
+            parent_id=wo.production_order_id,
+        )
+    return created
+
+
+def update_work_order(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    body: WorkOrderUpdate,
+    expected_version: int | None,
+) -> WorkOrder:
+    authorize(actor, "work_order.update")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        changes = body.changes()
+        if not (set(changes) == {"pinned"} and wo.state in PINNABLE_STATES):
+            decide_or_refuse(
+                work_order_view(wo, po.state if po else None), "update", "work order", wo.number
+            )
+        line_items = changes.pop("line_items", None)
+        depends_on = changes.pop("depends_on", None)
+        if "item_id" in changes:
+            item = records.resolve_refs(
+                session,
+                Item,
+                actor.org_id,
+                [(["body", "item_id"], changes["item_id"])],
+                kind="item",
+            )[changes["item_id"]]
+            changes.setdefault("unit", item.unit)
+        if "unit" in changes and changes["unit"] is None:
+            changes["unit"] = session.get_one(Item, changes.get("item_id", wo.item_id)).unit
+        diff = records.apply_changes(wo, changes)
+        if line_items is not None:
+            new_items = body.line_items or []
+            refs: list[tuple[Loc, uuid.UUID]] = [
+                (["body", "line_items", i, "resource_id"], li.resource_id)
+                for i, li in enumerate(new_items)
+                if li.resource_id is not None
+            ]
+            refs += [
+                (["body", "line_items", i, "alternatives", k, "resource_id"], a.resource_id)
+                for i, li in enumerate(new_items)
+                for k, a in enumerate(li.alternatives)
+            ]
+            records.resolve_refs(session, Resource, actor.org_id, refs, kind="resource")
+            _check_alternatives([(["body", "line_items"], new_items)])
+            # Old rows go first: the new ones may reuse their sequence numbers.
+            wo.line_items.clear()
+            session.flush()
+            wo.line_items.extend(_new_line_items(actor, new_items))
+            session.flush()
+            session.add_all(_new_alternatives(actor, wo.line_items, new_items))
+            diff["line_items"] = ["replaced", [li.model_dump(mode="json") for li in new_items]]
+        if depends_on is not None:
+            before = dependencies_of(session, [wo.id]).get(wo.id, [])
+            after = _set_dependencies(session, actor, wo, depends_on, ["body", "depends_on"])
+            if sorted(before) != sorted(after):
+                diff["depends_on"] = [[str(i) for i in before], [str(i) for i in after]]
+        refresh_planned_window(wo)
+        if diff:
+            wo.updated_at = utcnow()
+            events.record(
+                session,
+                actor,
+                ENTITY,
+                wo.id,
+                "update",
+                changes=diff,
+                parent_id=wo.production_order_id,
+            )
+        session.flush()
+    return wo
+
+
+def _new_line_items(actor: Actor, line_items: Sequence[LineItemIn]) -> list[LineItem]:
+    return [
+        LineItem(
+            id=new_id(),
+            org_id=actor.org_id,
+            sequence=li.sequence if li.sequence is not None else position,
+            operation=li.operation,
+            resource_id=li.resource_id,
+            setup_minutes=li.setup_minutes,
+            run_minutes_per_unit=li.run_minutes_per_unit,
+            planned_start=li.planned_start,
+            planned_end=li.planned_end,
+            interruptible=li.interruptible,
+        )
+        for position, li in enumerate(line_items, start=1)
+    ]
+
+
+def _new_alternatives(
+    actor: Actor, rows: Sequence[LineItem], bodies: Sequence[LineItemIn]
+) -> list[LineItemAlternative]:
+    """The alternatives of line items just created (and flushed: the rows they refer to
+    must exist first), matched to their bodies by sequence."""
+    by_sequence = {li.sequence: li for li in rows}
+    out: list[LineItemAlternative] = []
+    for position, body in enumerate(bodies, start=1):
+        li = by_sequence[body.sequence if body.sequence is not None else position]
+        out.extend(
+            LineItemAlternative(
+                org_id=actor.org_id,
+                line_item_id=li.id,
+                resource_id=alt.resource_id,
+                setup_minutes=alt.setup_minutes,
+                run_minutes_per_unit=alt.run_minutes_per_unit,
+            )
+            for alt in body.alternatives
+        )
+    return out
+
+
+def _check_alternatives(groups: Sequence[tuple[Loc, Sequence[LineItemIn]]]) -> None:
+    """An alternative is another resource: not the line item's own, and each one once."""
+    errors = []
+    for loc, line_items in groups:
+        for i, li in enumerate(line_items):
+            seen: set[uuid.UUID] = set()
+            for k, alt in enumerate(li.alternatives):
+                where = [*loc, i, "alternatives", k, "resource_id"]
+                if alt.resource_id == li.resource_id:
+                    errors.append(FieldError(where, "is the line item's own resource_id"))
+                elif alt.resource_id in seen:
+                    errors.append(FieldError(where, "is given twice"))
+                seen.add(alt.resource_id)
+    if errors:
+        raise ValidationProblem(errors)
+
+
+def _set_dependencies(
+    session: Session, actor: Actor, wo: WorkOrder, wanted: Sequence[uuid.UUID], loc: Loc
+) -> list[uuid.UUID]:
+    """Replaces the work orders `wo` waits for: live work orders of its own production
+    order, without cycles. Each bad id is reported at its place in the body."""
+    ids = list(dict.fromkeys(wanted))
+    errors = []
+    if ids and wo.production_order_id is None:
+        raise ValidationProblem(
+            [FieldError(loc, "only a work order of a production order can wait for others")]
+        )
+    found = {
+        other.id: other
+        for other in session.scalars(
+            select(WorkOrder).where(WorkOrder.id.in_(ids), WorkOrder.org_id == actor.org_id)
+        )
+    }
+    for i, dep in enumerate(wanted):
+        other = found.get(dep)
+        if dep == wo.id:
+            errors.append(FieldError([*loc, i], "a work order cannot wait for itself"))
+        elif other is None:
+            errors.append(FieldError([*loc, i], "no work order with this id"))
+        elif other.production_order_id != wo.production_order_id:
+            errors.append(
+                FieldError([*loc, i], f"{other.number} is not of the same production order")
+            )
+        elif other.state in (State.CANCELED, State.DELETED):
+            errors.append(FieldError([*loc, i], f"{other.number} is {other.state}"))
+        elif wanted.index(dep) != i:
+            errors.append(FieldError([*loc, i], "is given twice"))
+    if errors:
+        raise ValidationProblem(errors)
+    if ids:
+        # No cycles: none of the new predecessors may (transitively) wait for `wo`.
+        edges: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        siblings = select(WorkOrder.id).where(
+            WorkOrder.production_order_id == wo.production_order_id
+        )
+        for after, before in session.execute(
+            select(WorkOrderDependency.work_order_id, WorkOrderDependency.depends_on_id).where(
+                WorkOrderDependency.work_order_id.in_(siblings),
+                WorkOrderDependency.work_order_id != wo.id,
+            )
+        ):
+            edges[after].append(before)
+        for i, dep in enumerate(wanted):
+            stack, seen = [dep], set()
+            while stack:
+                at = stack.pop()
+                if at == wo.id:
+                    raise ValidationProblem(
+                        [
+                            FieldError(
+                                [*loc, i],
+                                f"{found[dep].number} already waits for {wo.number}: "
+                                "that would be a cycle",
+                            )
+                        ]
+                    )
+                if at not in seen:
+                    seen.add(at)
+                    stack.extend(edges.get(at, []))
+    session.execute(delete(WorkOrderDependency).where(WorkOrderDependency.work_order_id == wo.id))
+    session.add_all(
+        WorkOrderDependency(org_id=actor.org_id, work_order_id=wo.id, depends_on_id=dep)
+        for dep in ids
+    )
+    return ids

@@ -1,0 +1,96 @@
+"""Who may do what: the one table of roles and the actions they may take.
+
+Every use case asks `authorize(actor, "<kind>.<action>")` before it changes or reads
+anything; the API, the portal, the CLI and every later adapter therefore give the same
+answer, because none of them decides by itself. The portal's buttons ask `may` of the same
+table. Plain data, importing nothing of the web or the database.
+"""
+
+import enum
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from taktline.errors import Forbidden
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    PLANNER = "planner"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: resolved from a token or a session, passed to every use case."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    # What the action is, in the words of the refusal: "The viewer role may not <what>."
+    what: str
+
+
+_EVERYONE = frozenset(Role)
+_OPERATORS = frozenset({Role.ADMIN, Role.PLANNER, Role.OPERATOR})
+_PLANNERS = frozenset({Role.ADMIN, Role.PLANNER})
+
+
+def _reads(kind: str, plural: str) -> dict[str, Rule]:
+    return {f"{kind}.read": Rule(_EVERYONE, f"read {plural}")}
+
+
+def _records(kind: str, plural: str) -> dict[str, Rule]:
+    """A simple record: everyone reads it, planners create and change it."""
+    return {
+        **_reads(kind, plural),
+        f"{kind}.create": Rule(_PLANNERS, f"create {plural}"),
+        f"{kind}.update": Rule(_PLANNERS, f"change {plural}"),
+    }
+
+
+# On the floor: operators start, pause, resume, report and complete work.
+_FLOOR_ACTIONS = ("start", "pause", "resume", "report", "complete")
+_PLANNING_ACTIONS = ("schedule", "unschedule", "skip", "cancel", "delete")
+
+PERMISSIONS: Mapping[str, Rule] = {
+    **_records("item", "items"),
+    **_records("facility", "facilities"),
+    **_records("customer", "customers"),
+    **_records("resource", "resources"),
+    **_reads("calendar", "calendars"),
+    "calendar.update": Rule(_PLANNERS, "change calendars"),
+    **_reads("production_order", "production orders"),
+    "production_order.create": Rule(_PLANNERS, "create production orders"),
+    "production_order.update": Rule(_PLANNERS, "change production orders"),
+    "production_order.schedule": Rule(_PLANNERS, "schedule production orders"),
+    "production_order.cancel": Rule(_PLANNERS, "cancel production orders"),
+    "production_order.delete": Rule(_PLANNERS, "delete production orders"),
+    **_reads("work_order", "work orders"),
+    "work_order.create": Rule(_PLANNERS, "create work orders"),
+    "work_order.update": Rule(_PLANNERS, "update work orders"),
+    **{f"work_order.{a}": Rule(_OPERATORS, f"{a} work orders") for a in _FLOOR_ACTIONS},
+    **{f"work_order.{a}": Rule(_PLANNERS, f"{a} work orders") for a in _PLANNING_ACTIONS},
+    "schedule.preview": Rule(_EVERYONE, "preview schedules"),
+    "schedule.apply": Rule(_PLANNERS, "apply schedules"),
+    "bottleneck.read": Rule(_EVERYONE, "read the bottleneck analysis"),
+}
+
+
+def may(actor: Actor, action: str) -> bool:
+    """Whether the actor's role may take `action` (a key of PERMISSIONS)."""
+    return actor.role in PERMISSIONS[action].roles
+
+
+def authorize(actor: Actor, action: str) -> None:
+    """Refuses with 403, in words the user reads, when the actor's role may not act."""
+    rule = PERMISSIONS[action]
+    if actor.role not in rule.roles:
+        raise Forbidden(f"The {actor.role} role may not {rule.what}.")

@@ -54,7 +54,7 @@ from taktline.permissions import Role
 from taktline.resources import service as resources
 from taktline.resources.models import ResourceKind
 from taktline.resources.schemas import ResourceCreate
-from taktline.scheduling import service
+from taktline.scheduling import apply, bottlenecks, load, propose, snapshots
 from taktline.scheduling.schemas import ApplyRequest, ScheduleRequest
 from taktline.solver.checker import check_proposal
 
@@ -223,7 +223,7 @@ def main() -> None:
         statements: list[str] = []
         event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         t0 = time.perf_counter()
-        plan = service.build_plan(session, actor.org_id, service.Scope(), START)
+        plan = load.build_plan(session, actor.org_id, snapshots.Scope(), START)
         session.rollback()
         results["build_seconds"] = round(time.perf_counter() - t0, 3)
         results["build_queries"] = len(statements)
@@ -234,7 +234,7 @@ def main() -> None:
 
         body = ScheduleRequest(horizon_start=START, time_limit_seconds=args.time_limit)
         t0 = time.perf_counter()
-        seen = service.preview(session, actor, body)
+        seen = propose.preview(session, actor, body)
         results["preview_seconds"] = round(time.perf_counter() - t0, 2)
         p = seen.proposal
         violations = check_proposal(seen.plan.problem, p)
@@ -259,7 +259,7 @@ def main() -> None:
         )
 
         t0 = time.perf_counter()
-        applied = service.apply(session, actor, ApplyRequest(proposal=seen.out))
+        applied = apply.apply(session, actor, ApplyRequest(proposal=seen.out))
         results["apply_seconds"] = round(time.perf_counter() - t0, 2)
         print(
             f"apply: {results['apply_seconds']} s ({len(applied.out.scheduled)} scheduled, "
@@ -267,7 +267,7 @@ def main() -> None:
         )
 
         t0 = time.perf_counter()
-        report = service.bottlenecks(session, actor, START, START + timedelta(days=14))
+        report = bottlenecks.bottlenecks(session, actor, START, START + timedelta(days=14))
         results["bottlenecks_seconds"] = round(time.perf_counter() - t0, 2)
         print(
             f"bottlenecks over 14 days: {results['bottlenecks_seconds']} s; bottleneck "

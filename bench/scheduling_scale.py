@@ -16,60 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 
 from taktline.solver import (
-    Calendar,
-    Job,
-    Mode,
     Objective,
-    Operation,
-    Problem,
-    Resource,
     solve,
 )
 from taktline.solver.checker import check_proposal
-
-DAY = 1440
-
-
-def plant(n_ops: int, n_resources: int, seed: int, due_days: int) -> Problem:
-    rng = random.Random(seed)
-    shifts = Calendar(tuple((d * DAY + 360, d * DAY + 1320) for d in range(2000)))
-    resources = tuple(
-        Resource(f"R{r}", capacity=rng.choice([1, 1, 1, 2]), calendar=shifts if r % 3 else None)
-        for r in range(n_resources)
-    )
-    jobs: list[Job] = []
-    k = 0
-    while k < n_ops:
-        size = min(rng.randint(2, 6), n_ops - k)
-        ops = []
-        for _ in range(size):
-            eligible = rng.sample(range(n_resources), rng.choice([1, 1, 2]))
-            ops.append(
-                Operation(
-                    f"o{k}",
-                    tuple(Mode(f"R{r}", rng.randint(10, 240)) for r in eligible),
-                    interruptible=rng.random() < 0.3,
-                )
-            )
-            k += 1
-        j = len(jobs)
-        preds = (f"J{j - 1}",) if j and rng.random() < 0.1 else ()
-        jobs.append(
-            Job(
-                f"J{j}",
-                tuple(ops),
-                release=rng.randint(0, 3 * DAY),
-                due=rng.randint(DAY, due_days * DAY),
-                weight=rng.randint(1, 5),
-                predecessors=preds,
-            )
-        )
-    return Problem(resources, tuple(jobs), objective=Objective.WEIGHTED_TARDINESS)
+from taktline.solver.generate import random_plant
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out: dict[str, object] = {}
 
-    big = plant(args.large, args.large_resources, seed=1, due_days=30)
+    big = random_plant(args.large, args.large_resources, seed=1, due_days=30, calendar_days=2000)
     wall, cpu = time.perf_counter(), time.process_time()
     proposal = solve(big, time_limit_s=0.0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -105,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         "valid": not violations,
     }
 
-    medium = plant(args.medium, args.medium_resources, seed=2, due_days=20)
+    medium = random_plant(
+        args.medium, args.medium_resources, seed=2, due_days=20, calendar_days=2000
+    )
     for objective in (Objective.WEIGHTED_TARDINESS, Objective.MAKESPAN):
         began = time.perf_counter()
         result = solve(medium, time_limit_s=args.time_limit, seed=args.seed, objective=objective)

@@ -30,8 +30,9 @@ from taktline.errors import Problem
 from taktline.orgs.models import Organisation
 from taktline.permissions import Role
 from taktline.portal import security as portal_security
+from taktline.scheduling import apply as schedule_apply
+from taktline.scheduling import propose
 from taktline.scheduling import report as schedule_report
-from taktline.scheduling import service as scheduling
 from taktline.scheduling.schemas import MAX_TIME_LIMIT_SECONDS, ApplyRequest
 from taktline.solver.problem import Objective
 
@@ -338,12 +339,12 @@ def schedule_command(
         try:
             if apply:
                 done = schedule_report.with_progress(
-                    console, lambda progress: scheduling.apply(session, actor, body, progress)
+                    console, lambda progress: schedule_apply.apply(session, actor, body, progress)
                 )
                 proposal, applied = done.out.proposal, done.out
             else:
                 seen = schedule_report.with_progress(
-                    console, lambda progress: scheduling.preview(session, actor, body, progress)
+                    console, lambda progress: propose.preview(session, actor, body, progress)
                 )
                 proposal, applied = seen.out, None
         except Problem as problem:

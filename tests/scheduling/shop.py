@@ -20,7 +20,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from taktline.scheduling import service
+from taktline.scheduling import propose
 from taktline.scheduling.schemas import ScheduleRequest
 from taktline.solver.checker import check_proposal
 from tests.helpers import API, Tenant, bodies
@@ -182,12 +182,12 @@ class Shop:
         return record(ok(self.request("POST", "/schedule/apply", body)))
 
 
-def checked_preview(session: Session, tenant: Tenant, **body: Any) -> service.Preview:
+def checked_preview(session: Session, tenant: Tenant, **body: Any) -> propose.Preview:
     """The service's preview, checked with the core's checker against the problem it was
     built from; the session's transaction is ended again, so that the API may be called."""
     body.setdefault("horizon_start", H0)
     body.setdefault("time_limit_seconds", 1)
-    result = service.preview(session, tenant.actor(), ScheduleRequest(**body))
+    result = propose.preview(session, tenant.actor(), ScheduleRequest(**body))
     session.rollback()
     assert check_proposal(result.plan.problem, result.proposal) == []
     return result

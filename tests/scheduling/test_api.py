@@ -2,13 +2,13 @@
 Roles, tenancy, bad input, and the shape of the answers. (The scheduling rules themselves
 are in test_service.py.)"""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.helpers import API, Tenant, assert_problem, db_counts, error_fields
-from tests.scheduling.shop import H0, Shop, at, iso, ok, parse, planned
+from tests.scheduling.shop import H0, Json, Shop, at, iso, ok, parse, planned
 
 
 def test_a_viewer_may_preview_but_not_apply(
@@ -259,3 +259,47 @@ def test_bottlenecks_default_to_the_next_week_and_check_their_window(
     assert default["late_work_orders"] == []
     assert error_fields(assert_problem(backwards, 422, "validation-error")) == ["query.to"]
     assert error_fields(assert_problem(too_long, 422, "validation-error")) == ["query.to"]
+
+
+def test_bottlenecks_count_work_late_by_the_one_definition_of_late(
+    client: TestClient, tenant: Tenant
+) -> None:
+    """Late is open and either planned to end after the due date or past the due date
+    (orders.lifecycle.punctuality), in the report as on every page: work booked to end
+    seconds before its due date is on time, however the analysis rounds to minutes, and
+    work still open after its due date is late even though its planned end was before it."""
+    shop = Shop.open(client, tenant, hours=None)
+    bl1 = shop.resource("BL1")
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def booked(start: datetime, end: datetime, due: datetime) -> Json:
+        wo = shop.work_order([shop.line(bl1, 60)], due=due)
+        window = {"id": wo["line_items"][0]["id"], "planned_start": start.isoformat()}
+        window["planned_end"] = end.isoformat()
+        return shop.act(wo, "schedule", {"line_items": [window]})
+
+    day = now.replace(hour=0, minute=0, second=0) + timedelta(days=2)
+    on_time = booked(
+        day + timedelta(hours=1),
+        day + timedelta(hours=2, seconds=10),
+        day + timedelta(hours=2, seconds=40),
+    )
+    overdue = booked(now - timedelta(hours=5), now - timedelta(hours=4), now - timedelta(hours=3))
+
+    report = ok(
+        client.get(
+            f"{API}/bottlenecks",
+            params={
+                "from": (now - timedelta(hours=6)).isoformat(),
+                "to": (now + timedelta(days=4)).isoformat(),
+            },
+            headers=tenant.headers("viewer"),
+        )
+    )
+
+    late = {w["number"]: w for w in report["late_work_orders"]}
+    assert on_time["number"] not in late
+    assert shop.get(on_time)["punctuality"] == "AT_RISK"  # 30 seconds to spare
+    assert late[overdue["number"]]["reason"] == "its due date has passed and it is still SCHEDULED"
+    assert late[overdue["number"]]["lateness_minutes"] >= 180
+    assert shop.get(overdue)["punctuality"] == "LATE"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from taktline.errors import BookingConflict
 from taktline.orders import booking
 from taktline.resources.models import ResourceBooking
-from taktline.scheduling import service
+from taktline.scheduling import load, snapshots
 from taktline.solver.checker import check_proposal
 from taktline.solver.problem import Objective
 from tests.helpers import Tenant, assert_problem, db_counts
@@ -508,7 +508,7 @@ def test_the_problem_is_read_in_a_fixed_number_of_queries(
     for t, copies in ((tenant, 1), (other_tenant, 4)):
         _populate(Shop.open(client, t), copies)
         with app.state.session_factory() as session, counting(app.state.engine) as statements:
-            plan = service.build_plan(session, t.org_id, service.Scope(), H0)
+            plan = load.build_plan(session, t.org_id, snapshots.Scope(), H0)
             session.rollback()
         assert len(plan.movable) == 3 * copies
         assert len(plan.fixed) == 2 * copies

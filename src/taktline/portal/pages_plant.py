@@ -28,7 +28,7 @@ from taktline.portal import charts, queries
 from taktline.portal.web import FormDep, PortalUser, UserDep, field_errors, local, redirect, render
 from taktline.portal.web import quantity as fmt_quantity
 from taktline.resources.models import Resource
-from taktline.scheduling import service as scheduling
+from taktline.scheduling import bottlenecks
 from taktline.scheduling.schemas import BottleneckOut
 
 router = APIRouter(include_in_schema=False)
@@ -151,7 +151,7 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
     counts = queries.state_counts(session, org)
     due = queries.late_and_at_risk(session, org, now, AT_RISK_MARGIN)
     rows = queries.resources(session, org, active_only=True)
-    report = scheduling.bottlenecks(session, user.actor, *week)
+    report = bottlenecks.bottlenecks(session, user.actor, *week)
     loads, bottleneck = _loads(rows, queries.booked_hours(session, org, [day, week]), report)
     orders, orders_total = queries.open_production_orders(session, user.actor, OPEN_ORDERS_SHOWN)
     return render(
@@ -200,7 +200,7 @@ def resource_list(request: Request, session: SessionDep, user: UserDep) -> Respo
     week = charts.day_window(charts.week_start(today), 7, user.zone)
     org = user.actor.org_id
     rows = queries.resources(session, org)
-    report = scheduling.bottlenecks(session, user.actor, *week)
+    report = bottlenecks.bottlenecks(session, user.actor, *week)
     loads, bottleneck = _loads(rows, queries.booked_hours(session, org, [day, week]), report)
     return render(
         request,
@@ -249,7 +249,7 @@ def resource_detail(
         reference=reference,
         reference_label=f"{fmt.hours(reference)} available",
     )
-    report = scheduling.bottlenecks(session, user.actor, now, now + timedelta(days=7))
+    report = bottlenecks.bottlenecks(session, user.actor, now, now + timedelta(days=7))
     analysed = next((x for x in report.resources if x.resource.id == resource_id), None)
     waiting = [w for w in report.late_work_orders if w.resource and w.resource.id == resource_id]
     return render(

@@ -23,7 +23,7 @@ from taktline.permissions import authorize
 from taktline.portal import charts
 from taktline.portal.pages_plant import Fmt
 from taktline.portal.web import FormDep, UserDep, redirect, render
-from taktline.scheduling import service as scheduling
+from taktline.scheduling import apply, propose
 from taktline.scheduling.schemas import ProposalOut, ScheduleRequest
 from taktline.schemas import RequestBody, Timestamp
 from taktline.solver.problem import Objective
@@ -85,7 +85,7 @@ def schedule_preview(
     fmt = Fmt(user.zone)
     body = ScheduleRequest(objective=objective, time_limit_seconds=time_limit)
     try:
-        proposal = scheduling.preview(session, user.actor, body).out
+        proposal = propose.preview(session, user.actor, body).out
     except Problem as problem:
         return render(
             request,
@@ -130,13 +130,13 @@ def schedule_apply(request: Request, session: SessionDep, user: UserDep, form: F
             field_errors_of(exc.errors()), detail="The schedule to apply could not be read."
         ) from None
     work = [
-        scheduling.PlannedWork(
+        apply.PlannedWork(
             wo_id, version, tuple(Placement(li, r, s, e) for li, r, s, e in placements)
         )
         for wo_id, version, placements in plan.work_orders
     ]
     try:
-        scheduled, rescheduled, _ = scheduling.apply_planned(
+        scheduled, rescheduled, _ = apply.apply_planned(
             session, user.actor, plan.horizon_start, plan.objective, work
         )
     except Problem as problem:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime
 from taktline.api.deps import ActorDep
 from taktline.api.routing import APIRouter
 from taktline.http import SessionDep
-from taktline.scheduling import service
+from taktline.scheduling import apply, bottlenecks, propose
 from taktline.scheduling.schemas import (
     ApplyOut,
     ApplyRequest,
@@ -32,7 +32,7 @@ def preview_schedule(
     """Places the work on its resources and answers the proposal: for every line item its
     resource and window, what moves, what becomes late, the objective, the bound and the
     gap. Changes nothing. An impossible problem is a 422 naming the line item and why."""
-    return service.preview(session, actor, body or ScheduleRequest()).out
+    return propose.preview(session, actor, body or ScheduleRequest()).out
 
 
 @router.post("/schedule/apply")
@@ -42,7 +42,7 @@ def apply_schedule(
     """Applies a proposal sent back as `preview` answered it (412 if its work orders changed
     since, 409 if it no longer fits the plant), or solves and applies in one step. One
     transaction: all of it or nothing."""
-    return service.apply(session, actor, body or ApplyRequest()).out
+    return apply.apply(session, actor, body or ApplyRequest()).out
 
 
 @router.get("/bottlenecks")
@@ -59,4 +59,4 @@ def get_bottlenecks(
     """Each resource's working time, booked time and utilisation over [from, to), the
     bottleneck resource(s), and the booked work orders that end after their due date, each
     with the resource and the work that held it up."""
-    return service.bottlenecks(session, actor, start, end)
+    return bottlenecks.bottlenecks(session, actor, start, end)

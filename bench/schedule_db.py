@@ -35,9 +35,9 @@ from taktline.calendars import service as calendars
 from taktline.calendars.models import ExceptionKind
 from taktline.calendars.schemas import CalendarIn, ExceptionIn, ShiftIn, Weekday
 from taktline.db import create_db_engine, create_session_factory
-from taktline.items import service as items
 from taktline.items.models import ItemType
 from taktline.items.schemas import ItemCreate
+from taktline.items.service import ITEMS
 from taktline.orders import actions, editing, production
 from taktline.orders.schemas import (
     AlternativeIn,
@@ -48,12 +48,12 @@ from taktline.orders.schemas import (
     WorkOrderFields,
     WorkOrderUpdate,
 )
-from taktline.orgs import service as orgs
 from taktline.orgs.schemas import FacilityCreate
+from taktline.orgs.service import FACILITIES
 from taktline.permissions import Role
-from taktline.resources import service as resources
 from taktline.resources.models import ResourceKind
 from taktline.resources.schemas import ResourceCreate
+from taktline.resources.service import RESOURCES
 from taktline.scheduling import apply, bottlenecks, load, propose, snapshots
 from taktline.scheduling.schemas import ApplyRequest, ScheduleRequest
 from taktline.solver.checker import check_proposal
@@ -66,7 +66,7 @@ def seed(session: Any, n_work_orders: int, n_resources: int, rng: random.Random)
     actor = auth.actor_for_user(
         auth.get_or_create_user(session, org, "planner@bench.example", Role.PLANNER)
     )
-    facility = orgs.create_facility(
+    facility = FACILITIES.create(
         session, actor, FacilityCreate(name="Bench Plant", timezone="America/Chicago")
     )
     shifts = [ShiftIn(weekday=d, start=clock(6), end=clock(22)) for d in list(Weekday)[:5]]
@@ -83,7 +83,7 @@ def seed(session: Any, n_work_orders: int, n_resources: int, rng: random.Random)
         ),
     )
     rs = [
-        resources.create(
+        RESOURCES.create(
             session,
             actor,
             ResourceCreate(
@@ -92,7 +92,7 @@ def seed(session: Any, n_work_orders: int, n_resources: int, rng: random.Random)
         )
         for r in range(n_resources)
     ]
-    item = items.create(
+    item = ITEMS.create(
         session, actor, ItemCreate(sku="B-1", name="Bench", unit="ea", type=ItemType.FINISHED_GOOD)
     )
     horizon_days = max(5, n_work_orders * 3 * 45 // (n_resources * 16 * 60) * 2)

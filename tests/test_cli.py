@@ -185,9 +185,9 @@ def test_db_purge_deletes_only_idempotency_answers_older_than_the_ttl(
 
     from sqlalchemy import select
 
-    from taktline.api.idempotency import IdempotencyRecord
     from taktline.auth import service as auth_service
     from taktline.db import utcnow
+    from taktline.idempotency import IdempotencyRecord
 
     assert run("db", "upgrade").exit_code == 0
     engine = create_db_engine(cli_database)

@@ -19,7 +19,6 @@ from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session
 
 from taktline import migrate
-from taktline.api.idempotency import purge_expired
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
 from taktline.config import Settings
@@ -27,6 +26,7 @@ from taktline.db import create_db_engine, create_session_factory
 from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG, DEMO_USERS
 from taktline.demo import load as load_demo
 from taktline.errors import Problem
+from taktline.idempotency import purge_expired
 from taktline.orgs.models import Organisation
 from taktline.permissions import Role
 from taktline.portal import security as portal_security

@@ -79,7 +79,7 @@ def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
 
     facility = session.scalar(
         select(Facility).where(Facility.org_id == org.id, Facility.name == "Riverside Plant")
-    ) or orgs.create_facility(
+    ) or orgs.FACILITIES.create(
         session, actor, FacilityCreate(name="Riverside Plant", timezone=PLANT_ZONE)
     )
     if calendars.get(session, actor, "facility", facility.id).source != "own":
@@ -89,10 +89,10 @@ def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
     for name, code in CUSTOMERS:
         customers[code] = session.scalar(
             select(Customer).where(Customer.org_id == org.id, Customer.name == name)
-        ) or orgs.create_customer(session, actor, CustomerCreate(name=name, code=code))
+        ) or orgs.CUSTOMERS.create(session, actor, CustomerCreate(name=name, code=code))
     juice = session.scalar(
         select(Item).where(Item.org_id == org.id, Item.sku == "AJ-16OZ")
-    ) or items.create(
+    ) or items.ITEMS.create(
         session,
         actor,
         ItemCreate(
@@ -125,7 +125,7 @@ def _resources(session: Session, actor: Actor, facility: Facility) -> dict[str, 
     }
     for code, name, kind, low, high, unit in RESOURCES:
         if code not in found:
-            found[code] = resources.create(
+            found[code] = resources.RESOURCES.create(
                 session,
                 actor,
                 ResourceCreate(

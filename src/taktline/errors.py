@@ -148,12 +148,6 @@ class IdempotencyKeyReused(Problem):
     status = 422
 
 
-class ServiceUnavailable(Problem):
-    type_slug = "unavailable"
-    title = "Service unavailable"
-    status = 503
-
-
 class TooManyRequests(Problem):
     type_slug = "too-many-attempts"
     title = "Too many attempts"

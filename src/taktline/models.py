@@ -1,10 +1,10 @@
 """Every table, imported in one place so that the metadata (and Alembic) sees them all."""
 
-from taktline.api.idempotency import IdempotencyRecord
-from taktline.auth.models import ApiToken, User
+from taktline.auth.models import ApiToken, LoginAttempt, PortalSession, User
 from taktline.calendars.models import CalendarException, WorkingCalendar, WorkingShift
 from taktline.db import Base
 from taktline.events.models import Event
+from taktline.idempotency import IdempotencyRecord
 from taktline.items.models import Item
 from taktline.numbering import NumberSequence
 from taktline.orders.models import (
@@ -16,7 +16,6 @@ from taktline.orders.models import (
     WorkOrderDependency,
 )
 from taktline.orgs.models import Customer, Facility, Organisation
-from taktline.portal.models import LoginAttempt, PortalSession
 from taktline.resources.models import Resource, ResourceBooking
 
 __all__ = [

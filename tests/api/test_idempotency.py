@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from taktline.api.idempotency import create_idempotently
-from taktline.items import service as items
 from taktline.items.schemas import ItemCreate, ItemOut
+from taktline.items.service import ITEMS
 from tests.api.conftest import Builder, Json, observe
 from tests.helpers import API, assert_problem, bodies, db_counts
 
@@ -207,7 +207,7 @@ def test_a_retry_arriving_while_the_first_request_is_under_way_waits_and_gets_it
                 if pause:
                     first_is_creating.set()
                     assert let_first_finish.wait(30)
-                return ItemOut.model_validate(items.create(session, actor, body))
+                return ItemOut.model_validate(ITEMS.create(session, actor, body))
 
             return create_idempotently(session, actor, request, key, body, create)
 

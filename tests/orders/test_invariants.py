@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session
 
 from taktline.errors import Problem
 from taktline.events.models import Event
-from taktline.items import service as items
 from taktline.items.schemas import ItemCreate
+from taktline.items.service import ITEMS
 from taktline.orders import actions, editing, production
 from taktline.orders.lifecycle import PRODUCTION_ORDER_TRANSITIONS as ORDER_TRANSITIONS
 from taktline.orders.lifecycle import WORK_ORDER_TRANSITIONS as WORK_TRANSITIONS
@@ -62,12 +62,12 @@ from taktline.orders.schemas import (
     WorkOrderFields,
     WorkOrderUpdate,
 )
-from taktline.orgs import service as orgs
 from taktline.orgs.schemas import FacilityCreate
+from taktline.orgs.service import FACILITIES
 from taktline.permissions import Actor
-from taktline.resources import service as resources
 from taktline.resources.models import Resource, ResourceBooking, ResourceKind
 from taktline.resources.schemas import ResourceCreate
+from taktline.resources.service import RESOURCES
 from tests.helpers import Tenant, db_counts
 
 T0 = datetime(2031, 3, 3, 6, 0, tzinfo=UTC)
@@ -340,7 +340,7 @@ class ProductionMachine(RuleBasedStateMachine):
     def set_up_resources(self) -> None:
         n = next(_serial)
         self.resource_ids = [
-            resources.create(
+            RESOURCES.create(
                 self.session,
                 self.actor,
                 ResourceCreate(
@@ -353,7 +353,7 @@ class ProductionMachine(RuleBasedStateMachine):
             ).id
             for i, capacity in enumerate(CAPACITIES)
         ]
-        self.item_id = items.create(
+        self.item_id = ITEMS.create(
             self.session, self.actor, ItemCreate(sku=f"INV-{n}", name=f"Juice {n}", unit="ea")
         ).id
         self.snapshot = self._read()
@@ -696,7 +696,7 @@ def test_random_actions_never_break_the_invariants(
     app: FastAPI, session: Session, tenant: Tenant
 ) -> None:
     actor = tenant.actor("planner")
-    facility = orgs.create_facility(
+    facility = FACILITIES.create(
         session, actor, FacilityCreate(name="Invariant Plant", timezone="America/Chicago")
     )
     machines: list[ProductionMachine] = []

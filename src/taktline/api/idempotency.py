@@ -7,33 +7,19 @@ create is never acknowledged without its key, nor its key kept without the creat
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import JSON, ForeignKey, String, delete
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from taktline.db import Base, transaction, utcnow
+from taktline.db import transaction
 from taktline.errors import IdempotencyKeyReused
+from taktline.idempotency import IdempotencyRecord
 from taktline.permissions import Actor
-
-
-class IdempotencyRecord(Base):
-    __tablename__ = "idempotency_keys"
-
-    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
 
 IdempotencyKey = Annotated[
     str | None,
@@ -98,13 +84,3 @@ def create_idempotently(
             raise
         return replayed
     return JSONResponse(content, status_code=status_code)
-
-
-def purge_expired(session: Session, ttl_hours: int) -> int:
-    """Deletes the stored answers older than `ttl_hours`; a retry after that creates anew."""
-    cutoff = utcnow() - timedelta(hours=ttl_hours)
-    with transaction(session):
-        result = session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
-        )
-    return int(getattr(result, "rowcount", 0) or 0)

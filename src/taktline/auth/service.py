@@ -2,7 +2,6 @@
 
 import hashlib
 import secrets
-import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,7 +73,3 @@ def actor_for_token(session: Session, token: str) -> Actor:
     if row is None or not row.active:
         raise Unauthorized("The bearer token is not valid.")
     return actor_for_user(row)
-
-
-def user_by_id(session: Session, user_id: uuid.UUID) -> User | None:
-    return session.get(User, user_id)

@@ -50,7 +50,7 @@ def _li(line_item_id: uuid.UUID | None) -> uuid.UUID:
     return line_item_id
 
 
-WORK_ORDER_ACTIONS: dict[str, Action] = {
+ON_WORK_ORDERS: dict[str, Action] = {
     a.name: a
     for a in (
         Action(
@@ -136,7 +136,7 @@ WORK_ORDER_ACTIONS: dict[str, Action] = {
     )
 }
 
-PRODUCTION_ORDER_ACTIONS: dict[str, Action] = {
+ON_PRODUCTION_ORDERS: dict[str, Action] = {
     a.name: a
     for a in (
         Action(

@@ -20,7 +20,7 @@ from taktline.http import SessionDep, encode_cursor
 from taktline.orders import editing, production, reading
 from taktline.orders.lifecycle import State
 from taktline.orders.models import ProductionOrder, WorkOrder
-from taktline.orders.registry import PRODUCTION_ORDER_ACTIONS, WORK_ORDER_ACTIONS, Action
+from taktline.orders.registry import ON_PRODUCTION_ORDERS, ON_WORK_ORDERS, Action
 from taktline.orders.schemas import (
     ProductionOrderCreate,
     ProductionOrderOut,
@@ -186,7 +186,7 @@ def update_work_order(
     return _work_order(session, response, wo)
 
 
-for _action in WORK_ORDER_ACTIONS.values():
+for _action in ON_WORK_ORDERS.values():
     _add_action_route(work_orders, _action, "work_order_id", _work_order, WorkOrderOut)
 
 
@@ -271,7 +271,7 @@ def update_production_order(
     return _production_order(session, response, po)
 
 
-for _action in PRODUCTION_ORDER_ACTIONS.values():
+for _action in ON_PRODUCTION_ORDERS.values():
     _add_action_route(
         production_orders, _action, "production_order_id", _production_order, ProductionOrderOut
     )

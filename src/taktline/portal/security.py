@@ -10,11 +10,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from taktline.auth import service as auth_service
-from taktline.auth.models import User
+from taktline.auth.models import LoginAttempt, PortalSession, User
 from taktline.db import transaction, utcnow
 from taktline.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationProblem
 from taktline.permissions import Actor
-from taktline.portal.models import LoginAttempt, PortalSession
 
 SESSION_LIFETIME = timedelta(hours=12)
 # Failed sign-ins allowed per email, and per client address, within THROTTLE_WINDOW.

@@ -1,24 +1,30 @@
-"""Production resources: the lines, machines and crews that do the work."""
+"""Production resources: the lines, machines and crews that do the work. A simple record
+(`taktline.records.SimpleRecord`) with rules of its own: its facility is one of the
+organisation's, and a PATCH keeps capacity_max at or above capacity_min and parallel
+capacity at or above what is booked on it at once."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from taktline import records
-from taktline.db import transaction
 from taktline.errors import BookingConflict, FieldError, ValidationProblem
 from taktline.orders.models import WorkOrder
 from taktline.orgs.models import Facility
-from taktline.permissions import Actor, authorize
+from taktline.permissions import Actor
+from taktline.records import SimpleRecord, TextSearch
 from taktline.resources.capacity import peak_load
-from taktline.resources.models import Resource, ResourceBooking, ResourceKind
-from taktline.resources.schemas import ResourceCreate, ResourceUpdate
+from taktline.resources.models import Resource, ResourceBooking
+from taktline.resources.schemas import ResourceCreate, ResourceOut, ResourceUpdate
 
 
-def _check_facility(session: Session, actor: Actor, facility_id: uuid.UUID) -> None:
+def _facility_is_ours(session: Session, actor: Actor, values: Mapping[str, Any]) -> None:
+    facility_id: uuid.UUID | None = values.get("facility_id")
+    if facility_id is None:
+        return
     found = session.scalar(
         select(Facility.id).where(Facility.id == facility_id, Facility.org_id == actor.org_id)
     )
@@ -26,7 +32,8 @@ def _check_facility(session: Session, actor: Actor, facility_id: uuid.UUID) -> N
         raise ValidationProblem([FieldError(["body", "facility_id"], "no facility with this id")])
 
 
-def _check_capacity(resource: Resource) -> None:
+def _check_change(session: Session, resource: Resource, changes: Mapping[str, Any]) -> None:
+    # On create the body's own validator compares the two; a PATCH may send only one of them.
     if (
         resource.capacity_min is not None
         and resource.capacity_max is not None
@@ -35,71 +42,8 @@ def _check_capacity(resource: Resource) -> None:
         raise ValidationProblem(
             [FieldError(["body", "capacity_max"], "must not be below capacity_min")]
         )
-
-
-def create(session: Session, actor: Actor, body: ResourceCreate) -> Resource:
-    authorize(actor, "resource.create")
-    _check_facility(session, actor, body.facility_id)
-    return records.create_record(
-        session, actor, Resource, body.model_dump(), kind="resource", unique="code"
-    )
-
-
-def get(session: Session, actor: Actor, resource_id: uuid.UUID) -> Resource:
-    authorize(actor, "resource.read")
-    return records.get_owned(session, Resource, actor.org_id, resource_id, kind="resource")
-
-
-def list_page(
-    session: Session,
-    actor: Actor,
-    *,
-    kind: ResourceKind | None,
-    facility_id: uuid.UUID | None,
-    active: bool | None,
-    q: str | None,
-    after: uuid.UUID | None,
-    limit: int,
-) -> tuple[Sequence[Resource], uuid.UUID | None]:
-    authorize(actor, "resource.read")
-    stmt = select(Resource).where(Resource.org_id == actor.org_id)
-    if kind is not None:
-        stmt = stmt.where(Resource.kind == kind)
-    if facility_id is not None:
-        stmt = stmt.where(Resource.facility_id == facility_id)
-    if active is not None:
-        stmt = stmt.where(Resource.active == active)
-    if q:
-        stmt = stmt.where(records.text_match(q, Resource.code, Resource.name))
-    return records.page(session, stmt, Resource, after, limit)
-
-
-def update(
-    session: Session,
-    actor: Actor,
-    resource_id: uuid.UUID,
-    body: ResourceUpdate,
-    expected_version: int | None,
-) -> Resource:
-    authorize(actor, "resource.update")
-    changes = body.changes()
-    if "facility_id" in changes:
-        _check_facility(session, actor, changes["facility_id"])
-    with transaction(session):
-        resource = records.update_record(
-            session,
-            actor,
-            Resource,
-            resource_id,
-            changes,
-            expected_version,
-            kind="resource",
-            unique="code",
-            check=_check_capacity,
-        )
-        if "parallel_capacity" in changes:
-            _rebook_for_capacity(session, resource)
-    return resource
+    if "parallel_capacity" in changes:
+        _rebook_for_capacity(session, resource)
 
 
 def _rebook_for_capacity(session: Session, resource: Resource) -> None:
@@ -129,3 +73,18 @@ def _rebook_for_capacity(session: Session, resource: Resource) -> None:
         .where(ResourceBooking.resource_id == resource.id)
         .values(exclusive=resource.parallel_capacity == 1)
     )
+
+
+RESOURCES = SimpleRecord(
+    model=Resource,
+    kind="resource",
+    plural="resources",
+    unique="code",
+    create_body=ResourceCreate,
+    update_body=ResourceUpdate,
+    out=ResourceOut,
+    filters=("kind", "facility_id", "active"),
+    search=TextSearch(("code", "name"), "Text in the code or name."),
+    check_refs=_facility_is_ours,
+    check_change=_check_change,
+)

@@ -95,21 +95,15 @@ def bottlenecks(
         )
     for wo in late_now.values():
         assert wo.due_date is not None
-        assert wo.planned_end is not None
-        lateness = ceil_minutes(now, wo.due_date)
+        minutes = ceil_minutes(now, wo.due_date)
         late.append(
-            LateWorkOrderOut(
-                id=wo.id,
-                number=wo.number,
-                due_date=wo.due_date,
-                planned_end=wo.planned_end,
-                lateness_minutes=lateness,
-                weighted_lateness=lateness * max(1, wo.priority),
-                resource=None,
-                line_item=None,
-                waited_minutes=0,
-                held_up_by=[],
-                reason=f"its due date has passed and it is still {wo.state}",
+            LateWorkOrderOut.model_validate(
+                {
+                    **{k: getattr(wo, k) for k in ("id", "number", "due_date", "planned_end")},
+                    "lateness_minutes": minutes,
+                    "weighted_lateness": minutes * max(1, wo.priority),
+                    "reason": f"its due date has passed and it is still {wo.state}",
+                }
             )
         )
     return BottleneckOut(

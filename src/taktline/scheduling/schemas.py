@@ -209,11 +209,15 @@ class LateWorkOrderOut(ResponseBody):
     planned_end: datetime
     lateness_minutes: int
     weighted_lateness: int
-    resource: ResourceBrief | None = Field(description="The resource it waited for longest.")
-    line_item: LineItemBrief | None = Field(description="Its line item that waited.")
-    waited_minutes: int
-    held_up_by: list[LineItemBrief] = Field(description="Other work on that resource meanwhile.")
     reason: str
+    resource: ResourceBrief | None = Field(
+        default=None, description="The resource it waited for longest."
+    )
+    line_item: LineItemBrief | None = Field(default=None, description="Its line item that waited.")
+    waited_minutes: int = 0
+    held_up_by: list[LineItemBrief] = Field(
+        default_factory=list, description="Other work on that resource meanwhile."
+    )
 
 
 class BottleneckOut(ResponseBody):

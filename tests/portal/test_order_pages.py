@@ -571,11 +571,15 @@ def test_a_refused_reason_is_shown_next_to_its_field(client: TestClient, tenant:
         f"{API}/work-orders/{wo['id']}/cancel", json={}, headers=tenant.headers()
     )
     assert response.status_code == from_api.status_code == 422
-    assert from_api.json()["detail"] in visible(response.text)
+    # the same rule as the API's; the API names the field by its path, the page by its label
+    assert from_api.json()["detail"] == "body.reason: field required"
+    assert "Reason for canceling is required" in visible(response.text)
+    assert from_api.json()["detail"] not in visible(response.text)
     assert 'id="cancel-reason" name="reason"' in response.text
     assert 'aria-describedby="cancel-reason-error"' in response.text
-    assert '<span class="field-error" id="cancel-reason-error">field required</span>' in (
-        response.text
+    assert (
+        '<span class="field-error" id="cancel-reason-error">Reason for canceling is required</span>'
+        in response.text
     )
     assert db_counts(client.app.state.engine) == before  # type: ignore[attr-defined]
 
@@ -745,11 +749,73 @@ def test_the_create_form_keeps_what_was_typed_and_says_what_is_wrong(
     api_errors = {
         ".".join(str(p) for p in e["loc"][1:]): e["msg"] for e in from_api.json()["errors"]
     }
-    assert api_errors["items.0.quantity"] == message
-    assert api_errors["work_orders.0.line_items.0.setup_minutes"] == minutes
+    # the API's rules, said as the form labels each field
+    assert api_errors["items.0.quantity"] == "Input should be greater than 0"
+    assert message == "Quantity must be more than 0"
+    assert (
+        api_errors["work_orders.0.line_items.0.setup_minutes"] == "Input should be a valid decimal"
+    )
+    assert minutes == "Setup minutes must be a number"
     assert api_errors["items.0.colour"] == "unknown field"
-    assert "items.0.colour</a>: unknown field" in text
+    assert "Item row 1, colour: unknown field</a>" in text
+    summary = visible(text)
+    assert "Item row 1: quantity must be more than 0</a>" in summary
+    assert "Work order 1, line item 1 (Bottling): setup minutes must be a number</a>" in summary
     assert db_counts(engine) == before
+
+
+def _problem_box(text: str) -> str:
+    found = re.search(r'<div class="error problem" role="alert">.*?</div>', text, re.DOTALL)
+    assert found is not None, "no problem box above the form"
+    return visible(found.group(0))
+
+
+def test_a_refused_form_names_each_field_as_the_form_labels_it_in_plain_words(
+    client: TestClient, tenant: Tenant
+) -> None:
+    plant = make_plant(client, tenant)
+    signed_in(client, tenant, "planner")
+    order_form = {
+        "priority": "high",
+        "items.0.item_id": plant.item["id"],
+        "items.0.quantity": "10",
+        "work_orders.0.item_id": plant.item["id"],
+        "work_orders.0.quantity": "10",
+        "work_orders.0.due_date": "soon",
+        "work_orders.0.line_items.0.operation": "Bottling",
+        "work_orders.0.line_items.0.setup_minutes": "-5",
+    }
+    work_order_form = {
+        "item_id": plant.item["id"],
+        "quantity": "0",
+        "line_items.0.operation": "Mixing",
+        "line_items.0.run_minutes_per_unit": "fast",
+    }
+
+    order = post(client, "/production-orders/new", order_form)
+    work = post(client, "/work-orders/new", work_order_form)
+
+    assert order.status_code == work.status_code == 422
+    said = _problem_box(order.text)
+    assert "Work order 1, line item 1 (Bottling): setup minutes must be 0 or more" in said
+    assert "Work order 1: due must be a date and time" in said
+    assert "Priority must be a whole number" in said
+    assert (
+        field_with_error(order.text, "work_orders.0.line_items.0.setup_minutes")[1]
+        == "Setup minutes must be 0 or more"
+    )
+    said_too = _problem_box(work.text)
+    assert "Quantity must be more than 0" in said_too
+    assert "Line item 1 (Mixing): run minutes per unit must be a number" in said_too
+    for box in (said, said_too):
+        for raw in (
+            "work_orders.0",
+            "line_items.0",
+            "Input should",
+            "Value error",
+            "field required",
+        ):
+            assert raw not in box
 
 
 def test_an_unknown_item_is_named_next_to_its_select(client: TestClient, tenant: Tenant) -> None:
@@ -803,10 +869,8 @@ def test_editing_a_draft_order(client: TestClient, tenant: Tenant) -> None:
     fields["priority"] = ""
     response = post(client, url, fields)
     assert response.status_code == 422
-    assert (
-        field_with_error(response.text, "items.1.quantity")[1] == "Input should be greater than 0"
-    )
-    assert field_with_error(response.text, "priority")[1] == "field required"
+    assert field_with_error(response.text, "items.1.quantity")[1] == "Quantity must be more than 0"
+    assert field_with_error(response.text, "priority")[1] == "Priority is required"
     assert order(client, tenant, po["id"])["priority"] == 80
 
     fields["items.1.quantity"] = "20"
@@ -938,7 +1002,7 @@ def test_a_standalone_work_order_and_one_added_to_an_order(
 
     response = post(client, "/work-orders/new", {**fields, "quantity": ""})
     assert response.status_code == 422
-    assert field_with_error(response.text, "quantity")[1] == "field required"
+    assert field_with_error(response.text, "quantity")[1] == "Quantity is required"
 
 
 # --- lists: filters and pages ------------------------------------------------------------------

@@ -6,7 +6,6 @@ what the portal changes is checked through the API.
 """
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -454,7 +453,7 @@ def test_the_board_keeps_completed_work_in_the_colour_of_its_state(
     assert svg.count("fill-COMPLETED") == 2
 
 
-def test_the_board_draws_500_bookings_quickly_in_a_bounded_svg(
+def test_the_board_draws_500_bookings_in_a_bounded_svg(
     app: FastAPI, client: TestClient, tenant: Tenant, plant: Plant
 ) -> None:
     more = [
@@ -492,15 +491,11 @@ def test_the_board_draws_500_bookings_quickly_in_a_bounded_svg(
         )
     assert booked == 500
     signed_in(client, tenant, "viewer")
-    page(client, f"/board?zoom=week&from={DAY}")  # warm the template cache
 
-    started = time.perf_counter()
     html = page(client, f"/board?zoom=week&from={DAY}")
-    elapsed = time.perf_counter() - started
 
     svg = gantt_svg(html)
     assert len(bars(svg)) == 500
-    assert elapsed < 2.0, f"the board took {elapsed:.2f} s for 500 bookings"
     assert len(svg.encode()) < 300_000, f"the SVG is {len(svg.encode())} bytes"
     day = page(client, f"/board?zoom=day&from={DAY}")
     assert 0 < len(bars(gantt_svg(day))) < 500
@@ -696,6 +691,83 @@ def test_a_refused_action_shows_the_apis_message_on_the_floor_page(
     assert get_wo(client, tenant, wo["id"])["version"] == wo["version"]
 
 
+def _alerts(text: str) -> list[str]:
+    return re.findall(r'<p class="error" role="alert">([^<]*)</p>', text)
+
+
+def test_a_refused_report_on_the_floor_says_what_is_wrong_in_plain_words(
+    app: FastAPI, client: TestClient, tenant: Tenant, plant: Plant
+) -> None:
+    po = make_order(client, tenant, plant, [wo_body(plant, at(1))])
+    wo = api_ok(client, tenant, po["work_orders"][0]["id"], "start")
+    r0 = plant.ids[0]
+    li = wo["line_items"][0]["id"]
+    report = f"/floor/{r0}/work-orders/{wo['id']}/line-items/{li}/report"
+    signed_in(client, tenant, "operator")
+    csrf = csrf_of(page(client, f"/floor/{r0}"))
+    before = db_counts(app.state.engine)
+
+    wrong = post(
+        client,
+        report,
+        {"csrf_token": csrf, "quantity_completed": "-3", "quantity_scrapped": "lots"},
+    )
+    nothing = post(client, report, {"csrf_token": csrf, "note": "nothing yet"})
+
+    assert wrong.status_code == nothing.status_code == 422
+    assert _alerts(wrong.text) == ["Completed must be 0 or more; Scrapped must be a number"]
+    assert f'id="qc-err-{li}">Completed must be 0 or more</span>' in wrong.text
+    assert f'id="qs-err-{li}">Scrapped must be a number</span>' in wrong.text
+    assert 'value="-3"' in wrong.text
+    assert _alerts(nothing.text) == [
+        str(escape("report a quantity completed or scrapped, or done: true"))
+    ]
+    for refused in (wrong.text, nothing.text):
+        assert "Value error" not in refused
+        assert "Input should" not in refused
+    assert db_counts(app.state.engine) == before
+
+
+@pytest.mark.parametrize("version", ["abc", "1.5", "-1"])
+def test_a_floor_post_with_a_malformed_version_is_refused_and_changes_nothing(
+    app: FastAPI, client: TestClient, tenant: Tenant, plant: Plant, version: str
+) -> None:
+    po = make_order(client, tenant, plant, [wo_body(plant, at(1)), wo_body(plant, at(3))])
+    scheduled = get_wo(client, tenant, po["work_orders"][0]["id"])
+    running = api_ok(client, tenant, po["work_orders"][1]["id"], "start")
+    r0 = plant.ids[0]
+    signed_in(client, tenant, "operator")
+    csrf = csrf_of(page(client, f"/floor/{r0}"))
+    before = db_counts(app.state.engine)
+    li = running["line_items"][0]["id"]
+
+    # Each would go through with a well-formed version, or none.
+    refused = [
+        post(
+            client,
+            f"/floor/{r0}/work-orders/{scheduled['id']}/start",
+            {"csrf_token": csrf, "version": version},
+        ),
+        post(
+            client,
+            f"/floor/{r0}/work-orders/{running['id']}/pause",
+            {"csrf_token": csrf, "version": version, "reason": "Changeover"},
+        ),
+        post(
+            client,
+            f"/floor/{r0}/work-orders/{running['id']}/line-items/{li}/report",
+            {"csrf_token": csrf, "version": version, "quantity_completed": "5"},
+        ),
+    ]
+
+    assert [r.status_code for r in refused] == [422, 422, 422]
+    for response in refused:
+        assert str(escape('expected a version such as "3"')) in response.text
+    assert db_counts(app.state.engine) == before
+    assert get_wo(client, tenant, scheduled["id"]) == scheduled
+    assert get_wo(client, tenant, running["id"]) == running
+
+
 def test_the_queue_lists_its_line_items_in_planned_order(
     client: TestClient, tenant: Tenant, plant: Plant
 ) -> None:
@@ -794,14 +866,12 @@ def test_each_page_runs_a_fixed_number_of_queries_however_much_there_is(
     assert max(few) <= 20
 
 
-# --- speed with the demo data ----------------------------------------------------------------
+# --- the demo data (bench/portal_pages.py times these pages) -------------------------------
 
 
-def test_every_plant_page_answers_in_under_200_ms_with_the_demo_data(
-    app: FastAPI, client: TestClient, tenant: Tenant, database_url: str
+def test_every_plant_page_renders_with_the_demo_data(
+    app: FastAPI, client: TestClient, tenant: Tenant
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the budget is for the default database, SQLite")
     from taktline import demo
     from taktline.db import transaction
 
@@ -823,12 +893,5 @@ def test_every_plant_page_answers_in_under_200_ms_with_the_demo_data(
     ]
     assert len(bars(gantt_svg(page(client, urls[3])))) == 6
 
-    slow = {}
     for url in urls:
-        page_time = []
-        for _ in range(3):
-            started = time.perf_counter()
-            assert client.get(url).status_code == 200
-            page_time.append(time.perf_counter() - started)
-        slow[url] = sorted(page_time)[1]
-    assert max(slow.values()) < 0.2, slow
+        assert client.get(url).status_code == 200, url

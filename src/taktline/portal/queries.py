@@ -1,7 +1,8 @@
-"""Read-only queries of the plant pages (dashboard, resources, board, shop floor).
+"""Every query of the portal's own: the options of the forms' selects, the names a page
+shows, the plant pages' (dashboard, resources, board, shop floor) tables.
 
 Each function runs a fixed number of statements however many rows there are, always within
-the actor's organisation. They only read: every change goes through the services.
+the actor's organisation. They only read: every change goes through the use cases.
 """
 
 import hashlib
@@ -12,30 +13,33 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from taktline.errors import NotFound
 from taktline.items.models import Item
 from taktline.orders import reading
-from taktline.orders.lifecycle import BOOKED_STATES, LineItemStatus, State
+from taktline.orders.lifecycle import (
+    ACCEPTS_WORK_ORDERS,
+    BOOKED_STATES,
+    OPEN_STATES,
+    LineItemStatus,
+    Punctuality,
+    State,
+    punctuality,
+    slack,
+)
 from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
 from taktline.orders.schemas import LineItemOut, ProductionOrderOut, WorkOrderOut
-from taktline.orgs.models import Customer, Facility
+from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.permissions import Actor
 from taktline.portal.charts import hours_per_window
 from taktline.resources.capacity import Window
 from taktline.resources.models import Resource, ResourceBooking
 
-OPEN_STATES = (State.DRAFT, State.SCHEDULED, State.IN_PROCESS)
+Options = list[tuple[str, str]]
 # States shown on the dashboard: DELETED work orders are gone from totals.
-COUNTED_STATES = (
-    State.DRAFT,
-    State.SCHEDULED,
-    State.IN_PROCESS,
-    State.COMPLETED,
-    State.CANCELED,
-)
+COUNTED_STATES = tuple(s for s in State if s is not State.DELETED)
 
 # --- work orders by state, late and at risk ------------------------------------------------
 
@@ -63,23 +67,14 @@ class DueRow:
     due_date: datetime
     planned_end: datetime | None
     late: bool
-    """Planned to end after its due date, or due already and not finished."""
     slack: timedelta
     """Due date minus the planned end (or now, without a planned end): negative when late."""
 
 
-def late_and_at_risk(
-    session: Session, org_id: uuid.UUID, now: datetime, margin: timedelta
-) -> list[DueRow]:
-    """Open work orders that will miss their due date (late) or end within `margin` of it
-    (at risk), the latest first.
-
-    Late: planned end after the due date, or the due date passed while it is still open.
-    At risk: not late, and the planned end (or, unplanned, now) is within `margin` of the
-    due date. One query over the open work orders with a due date: their count is bounded
-    by what a plant has in progress, and the arithmetic is done here, the same on every
-    database.
-    """
+def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime) -> list[DueRow]:
+    """Open work orders that are late or at risk, as `orders.lifecycle.punctuality` says, the
+    latest first. One query over the open work orders with a due date (their count is
+    bounded by what a plant has in progress); each is judged by the one definition."""
     rows = session.execute(
         select(
             WorkOrder.id,
@@ -101,26 +96,15 @@ def late_and_at_risk(
         )
     )
     found = []
-    for wo_id, number, state, hold, sku, name, quantity, unit, due, planned_end in rows:
+    for wo_id, number, state, hold, sku, name, qty, unit, due, planned_end in rows:
         assert due is not None
-        finish = max(planned_end, now) if planned_end is not None else now
-        slack = due - finish
-        late = (planned_end is not None and planned_end > due) or due < now
-        if late or slack <= margin:
+        judged = punctuality(state, due, planned_end, now)
+        if judged in (Punctuality.LATE, Punctuality.AT_RISK):
+            late = judged is Punctuality.LATE
+            left = slack(due, planned_end, now)
             found.append(
                 DueRow(
-                    wo_id,
-                    number,
-                    state,
-                    hold,
-                    sku,
-                    name,
-                    quantity,
-                    unit,
-                    due,
-                    planned_end,
-                    late,
-                    slack,
+                    wo_id, number, state, hold, sku, name, qty, unit, due, planned_end, late, left
                 )
             )
     found.sort(key=lambda r: (r.slack, r.number))
@@ -218,20 +202,21 @@ class BookedLine:
     ends_at: datetime
 
 
-_BOOKED_COLUMNS = (
-    WorkOrder.id,
-    WorkOrder.number,
-    WorkOrder.state,
-    WorkOrder.on_hold,
-    LineItem.id,
-    LineItem.sequence,
-    LineItem.operation,
-    LineItem.status,
-    Item.sku,
-    Item.name,
-    WorkOrder.quantity,
-    WorkOrder.unit,
-)
+# The columns of a BookedLine, by its field names.
+_BOOKED_COLUMNS = {
+    "work_order_id": WorkOrder.id,
+    "number": WorkOrder.number,
+    "state": WorkOrder.state,
+    "on_hold": WorkOrder.on_hold,
+    "line_item_id": LineItem.id,
+    "sequence": LineItem.sequence,
+    "operation": LineItem.operation,
+    "status": LineItem.status,
+    "item_sku": Item.sku,
+    "item_name": Item.name,
+    "quantity": WorkOrder.quantity,
+    "unit": WorkOrder.unit,
+}
 
 
 def _booked_line(
@@ -242,27 +227,8 @@ def _booked_line(
     ends_at: datetime,
 ) -> BookedLine:
     """A BookedLine from the values of _BOOKED_COLUMNS, in their order."""
-    wo_id, number, state, on_hold, li_id, sequence, operation, status, sku, name, qty, unit = (
-        columns
-    )
-    return BookedLine(
-        resource_id=resource_id,
-        booking_id=booking_id,
-        work_order_id=wo_id,
-        number=number,
-        state=state,
-        on_hold=on_hold,
-        line_item_id=li_id,
-        sequence=sequence,
-        operation=operation,
-        status=status,
-        item_sku=sku,
-        item_name=name,
-        quantity=qty,
-        unit=unit,
-        starts_at=starts_at,
-        ends_at=ends_at,
-    )
+    named = dict(zip(_BOOKED_COLUMNS, columns, strict=True))
+    return BookedLine(resource_id, booking_id, starts_at=starts_at, ends_at=ends_at, **named)
 
 
 def bookings(
@@ -280,7 +246,7 @@ def bookings(
         select(
             ResourceBooking.resource_id,
             ResourceBooking.id,
-            *_BOOKED_COLUMNS,
+            *_BOOKED_COLUMNS.values(),
             ResourceBooking.starts_at,
             ResourceBooking.ends_at,
         )
@@ -310,7 +276,7 @@ def completed_line_items(
     stmt = (
         select(
             LineItem.resource_id,
-            *_BOOKED_COLUMNS,
+            *_BOOKED_COLUMNS.values(),
             LineItem.planned_start,
             LineItem.planned_end,
         )
@@ -489,3 +455,150 @@ def queue_sizes(session: Session, org_id: uuid.UUID) -> dict[uuid.UUID, int]:
         .group_by(LineItem.resource_id)
     )
     return {rid: int(n) for rid, n in rows if rid is not None}
+
+
+# --- the organisation --------------------------------------------------------------------------
+
+
+def org_name(session: Session, org_id: uuid.UUID) -> str:
+    return session.scalar(select(Organisation.name).where(Organisation.id == org_id)) or ""
+
+
+def plant_zone_name(session: Session, org_id: uuid.UUID) -> str | None:
+    """The time zone of the organisation's (first) facility: the plant's clock."""
+    return session.scalar(
+        select(Facility.timezone).where(Facility.org_id == org_id).order_by(Facility.id).limit(1)
+    )
+
+
+# --- the order pages: options of the selects, and the names a page shows --------------------
+
+
+def customer_options(session: Session, org_id: uuid.UUID) -> Options:
+    rows = session.execute(
+        select(Customer.id, Customer.name).where(Customer.org_id == org_id).order_by(Customer.name)
+    )
+    return [(str(i), name) for i, name in rows]
+
+
+def item_options(session: Session, org_id: uuid.UUID) -> Options:
+    rows = session.execute(
+        select(Item.id, Item.sku, Item.name, Item.unit)
+        .where(Item.org_id == org_id)
+        .order_by(Item.sku)
+    )
+    return [(str(i), f"{sku} · {name} ({unit})") for i, sku, name, unit in rows]
+
+
+def resource_options(session: Session, org_id: uuid.UUID) -> Options:
+    rows = session.execute(
+        select(Resource.id, Resource.code, Resource.name, Resource.active)
+        .where(Resource.org_id == org_id)
+        .order_by(Resource.code)
+    )
+    return [
+        (str(i), f"{code} · {name}" + ("" if active else " (inactive)"))
+        for i, code, name, active in rows
+    ]
+
+
+def open_order_options(session: Session, org_id: uuid.UUID) -> Options:
+    """The production orders a new work order may join."""
+    rows = session.execute(
+        select(ProductionOrder.id, ProductionOrder.number, ProductionOrder.reference)
+        .where(
+            ProductionOrder.org_id == org_id,
+            ProductionOrder.state.in_(ACCEPTS_WORK_ORDERS),
+        )
+        .order_by(ProductionOrder.id.desc())
+    )
+    return [(str(i), number + (f" · {ref}" if ref else "")) for i, number, ref in rows]
+
+
+def items_by_id(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Item]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(wanted)))}
+
+
+def customer(session: Session, org_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
+    return session.scalar(
+        select(Customer).where(Customer.id == customer_id, Customer.org_id == org_id)
+    )
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    id: uuid.UUID
+    number: str
+    state: State
+
+
+def order_ref(session: Session, org_id: uuid.UUID, po_id: uuid.UUID) -> OrderRef | None:
+    """The number and state of a work order's production order."""
+    row = session.execute(
+        select(ProductionOrder.id, ProductionOrder.number, ProductionOrder.state).where(
+            ProductionOrder.id == po_id, ProductionOrder.org_id == org_id
+        )
+    ).first()
+    return OrderRef(*row) if row else None
+
+
+def order_id_numbered(session: Session, org_id: uuid.UUID, number: str) -> uuid.UUID | None:
+    return session.scalar(
+        select(ProductionOrder.id).where(
+            ProductionOrder.org_id == org_id, ProductionOrder.number == number.upper()
+        )
+    )
+
+
+def order_numbers(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ProductionOrder.id, ProductionOrder.number).where(ProductionOrder.id.in_(wanted))
+    )
+    return dict(rows.all())
+
+
+def work_order_numbers(session: Session, po_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """Every work order of a production order, DELETED ones too: its timeline names them."""
+    rows = session.execute(
+        select(WorkOrder.id, WorkOrder.number).where(WorkOrder.production_order_id == po_id)
+    )
+    return dict(rows.all())
+
+
+def live_work_orders(session: Session, po_id: uuid.UUID) -> Sequence[WorkOrder]:
+    return session.scalars(
+        select(WorkOrder)
+        .where(WorkOrder.production_order_id == po_id, WorkOrder.state != State.DELETED)
+        .order_by(WorkOrder.id)
+    ).all()
+
+
+@dataclass(frozen=True)
+class OpenWork:
+    """What a list of production orders shows of their open work orders."""
+
+    latest_end: datetime | None
+    on_hold: int
+
+
+def open_work(session: Session, po_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, OpenWork]:
+    """The latest planned end of each order's open work orders, and how many are on hold, in
+    one query; orders without open work are left out."""
+    if not po_ids:
+        return {}
+    rows = session.execute(
+        select(
+            WorkOrder.production_order_id,
+            func.max(WorkOrder.planned_end),
+            func.sum(case((WorkOrder.on_hold.is_(True), 1), else_=0)),
+        )
+        .where(WorkOrder.production_order_id.in_(po_ids), WorkOrder.state.in_(OPEN_STATES))
+        .group_by(WorkOrder.production_order_id)
+    )
+    return {po_id: OpenWork(end, int(held or 0)) for po_id, end, held in rows if po_id}

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and the error page; the feature pages live in pages_*.py beside it."""
+"""Sign-in, sign-out and the error page; the screens live in pages/, one module each."""
 
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +10,17 @@ from fastapi.staticfiles import StaticFiles
 
 from taktline.errors import Problem
 from taktline.http import SessionDep
-from taktline.portal import pages_orders, pages_plant, pages_schedule, security
+from taktline.portal import security
+from taktline.portal.forms import form_errors
+from taktline.portal.pages import (
+    board,
+    dashboard,
+    floor,
+    production_orders,
+    resources,
+    schedule,
+    work_orders,
+)
 from taktline.portal.web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -101,7 +111,14 @@ def problem_page(request: Request, problem: Problem) -> Response:
             user = portal_user(request, session)
         except SignInRequired:
             user = None
-    return render(request, "problem.html", user, status_code=problem.status, problem=problem)
+    return render(
+        request,
+        "problem.html",
+        user,
+        status_code=problem.status,
+        problem=problem,
+        failure=form_errors(problem),
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -116,6 +133,13 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
     app.include_router(router)
-    app.include_router(pages_orders.router)
-    app.include_router(pages_plant.router)
-    app.include_router(pages_schedule.router)
+    for screen in (
+        dashboard,
+        production_orders,
+        work_orders,
+        resources,
+        board,
+        schedule,
+        floor,
+    ):
+        app.include_router(screen.router)

@@ -1,7 +1,7 @@
 // Taktline portal: small progressive enhancements; every page works without them.
 "use strict";
 
-// --- Plant pages (pages_plant.py) ---------------------------------------------------------
+// --- Plant pages (pages/board.py, pages/floor.py) ------------------------------------------
 // Shop floor: poll the queue's stamp and reload when another user changed the queue, but
 // never while someone is filling in a form (a note says so instead, until they are done).
 (function () {
@@ -78,7 +78,7 @@ document.addEventListener("submit", function (event) {
 });
 // --- end of plant pages ---
 
-// --- Order pages (pages_orders.py) ------------------------------------------------------------
+// --- Order pages (pages/production_orders.py, pages/work_orders.py) ---------------------------
 // Forms with rows (items, work orders, line items): "Add" copies the row's <template>, numbered
 // after the last one; "Remove" drops its row. Without this script every form still shows one
 // empty row of each kind, and empty rows are ignored.

@@ -1,9 +1,9 @@
 """The Schedule action of the board: a preview of what the scheduler would do (what moves,
 what becomes late, how good the schedule is), and an Apply button.
 
-Both go through the scheduling service exactly as the API does. The Apply form carries the
+Both go through the scheduling use cases exactly as the API does. The Apply form carries the
 previewed windows (compactly: a large plan must fit in a form) with the versions they were
-made from, so what is applied is what was shown, or nothing: the service refuses work that
+made from, so what is applied is what was shown, or nothing: the use case refuses work that
 changed since (412) or windows that no longer fit the plant (409), with its own message.
 """
 
@@ -14,14 +14,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from taktline.errors import Problem, ValidationProblem
-from taktline.http import SessionDep, field_errors_of
+from taktline.errors import FieldError, Problem, ValidationProblem
+from taktline.http import SessionDep
 from taktline.orders.booking import Placement
 from taktline.permissions import authorize
-from taktline.portal import charts
-from taktline.portal.pages_plant import Fmt
+from taktline.portal import charts, forms
+from taktline.portal.format import Fmt
 from taktline.portal.web import FormDep, UserDep, redirect, render
 from taktline.scheduling import apply, propose
 from taktline.scheduling.schemas import ProposalOut, ScheduleRequest
@@ -45,7 +45,9 @@ class PortalPlan(RequestBody):
     ] = Field(max_length=50_000)
 
 
-def compact(proposal: ProposalOut) -> str:
+def plan_field(proposal: ProposalOut) -> str:
+    """The proposal's changes as the Apply form's hidden `plan`: JSON without the work it
+    keeps where it is, in short arrays."""
     return json.dumps(
         {
             "horizon_start": proposal.horizon_start.isoformat(),
@@ -81,6 +83,7 @@ def schedule_preview(
     time_limit: Annotated[int, Query(ge=1, le=300)] = 10,
 ) -> Response:
     """Solves all open work and shows the proposal; nothing changes until Apply."""
+    # The page is the Apply form: refused early, as applying would be.
     authorize(user.actor, "schedule.apply")
     fmt = Fmt(user.zone)
     body = ScheduleRequest(objective=objective, time_limit_seconds=time_limit)
@@ -94,6 +97,7 @@ def schedule_preview(
             status_code=problem.status,
             fmt=fmt,
             problem=problem,
+            failure=forms.form_errors(problem),
             proposal=None,
             objective=objective,
             time_limit=time_limit,
@@ -111,7 +115,7 @@ def schedule_preview(
         changing=changing[:MOVES_SHOWN],
         more=max(0, len(changing) - MOVES_SHOWN),
         late=[w for w in proposal.work_orders if w.late],
-        plan=compact(proposal),
+        plan=plan_field(proposal),
         objective=objective,
         time_limit=time_limit,
         time_limits=TIME_LIMITS,
@@ -122,13 +126,13 @@ def schedule_preview(
 @router.post("/board/schedule/apply")
 def schedule_apply(request: Request, session: SessionDep, user: UserDep, form: FormDep) -> Response:
     """Applies the previewed windows in one transaction, or nothing."""
-    authorize(user.actor, "schedule.apply")
     try:
-        plan = PortalPlan.model_validate_json(form.get("plan", ""))
-    except ValidationError as exc:
+        data = json.loads(form.get("plan", ""))
+    except ValueError:
         raise ValidationProblem(
-            field_errors_of(exc.errors()), detail="The schedule to apply could not be read."
+            [FieldError(["form", "plan"], "could not be read", "json_invalid")]
         ) from None
+    plan = forms.validated(PortalPlan, data)
     work = [
         apply.PlannedWork(
             wo_id, version, tuple(Placement(li, r, s, e) for li, r, s, e in placements)
@@ -147,6 +151,7 @@ def schedule_apply(request: Request, session: SessionDep, user: UserDep, form: F
             status_code=problem.status,
             fmt=Fmt(user.zone),
             problem=problem,
+            failure=forms.form_errors(problem),
             proposal=None,
             objective=plan.objective,
             time_limit=10,

@@ -28,7 +28,7 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from api_scale import scratch_database
+from plant import scratch_database
 from taktline import migrate
 from taktline.auth import service as auth
 from taktline.calendars import service as calendars

@@ -152,6 +152,17 @@ def make_plant(
     return Plant(facility=facility, resources=made, item=make_item(client, tenant))
 
 
+def allow_over_production(client: TestClient, tenant: Tenant, percent: str = "5") -> None:
+    """The organisation accepts `percent` more than can reach a line item (0 % unless set)."""
+    expect(
+        client.patch(
+            f"{API}/organisation",
+            json={"over_production_tolerance_percent": percent},
+            headers=tenant.headers("admin"),
+        )
+    )
+
+
 # --- bodies ----------------------------------------------------------------------------------
 
 

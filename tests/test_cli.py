@@ -1,6 +1,7 @@
 """The `taktline` command: tokens, migrations, and the demo."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,7 +142,8 @@ def test_up_loads_the_demo_into_an_empty_database_and_prints_a_working_admin_tok
     run, cli_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     served: list[tuple[str, int]] = []
-    monkeypatch.setattr(cli, "_serve", lambda host, port: served.append((host, port)))
+    # `*_`: and whatever else it is given (the number of workers)
+    monkeypatch.setattr(cli, "_serve", lambda host, port, *_: served.append((host, port)))
 
     result = run("up", "--port", "8123")
 
@@ -163,7 +165,7 @@ def test_up_prints_a_portal_password_for_the_demo_users_once_and_it_signs_in(
 
     from taktline.portal import security
 
-    monkeypatch.setattr(cli, "_serve", lambda host, port: None)
+    monkeypatch.setattr(cli, "_serve", lambda *_, **__: None)
 
     first = run("up")
     again = run("up")
@@ -213,3 +215,250 @@ def test_db_purge_deletes_only_idempotency_answers_older_than_the_ttl(
     with create_session_factory(engine)() as session:
         assert session.scalars(select(IdempotencyRecord.key)).all() == ["fresh"]
     engine.dispose()
+
+
+# --- API tokens: expiry, list, revoke --------------------------------------------------------
+
+
+def _token_of(run: Callable[..., Result], *options: str, email: str = "ann@acme.example") -> str:
+    args = ("token", "create", "--org", "Acme", "--email", email, "--role", "viewer", *options)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return _last_line(result.stdout)
+
+
+def _answers(cli_database: str, token: str) -> tuple[int, str]:
+    """The status of a read with the token, and the problem's detail if refused."""
+    with TestClient(create_app(Settings(database_url=cli_database))) as client:
+        response = client.get(f"{API}/items", headers={"Authorization": f"Bearer {token}"})
+        client.app.state.engine.dispose()  # type: ignore[attr-defined]
+    return response.status_code, response.json().get("detail", "") if response.text else ""
+
+
+def _age_tokens(cli_database: str, by: timedelta) -> None:
+    """Moves every token's expiry back by `by`: time passing, as far as tokens can tell."""
+    from sqlalchemy import select
+
+    from taktline.auth.models import ApiToken
+
+    engine = create_db_engine(cli_database)
+    with create_session_factory(engine)() as session:
+        for token in session.scalars(select(ApiToken).where(ApiToken.expires_at.is_not(None))):
+            token.expires_at = token.expires_at - by if token.expires_at else None
+        session.commit()
+    engine.dispose()
+
+
+def test_token_create_with_an_expiry_says_when_and_the_token_then_expires(
+    run: Callable[..., Result], cli_database: str
+) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    result = run(
+        "token", "create", "--org", "Acme", "--email", "a@acme.example", "--role", "viewer",
+        "--expires-in-days", "30",
+    )  # fmt: skip
+    at = run(
+        "token", "create", "--org", "Acme", "--email", "b@acme.example", "--role", "viewer",
+        "--expires-at", "2031-06-01T12:00:00+02:00",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert at.exit_code == 0, at.output
+    in_30_days = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert f"expires {in_30_days}" in result.stdout
+    assert "expires 2031-06-01 10:00 UTC" in at.stdout
+    token = _last_line(result.stdout)
+    assert _answers(cli_database, token) == (200, "")
+    _age_tokens(cli_database, timedelta(days=31))
+    assert _answers(cli_database, token) == (401, "The token has expired.")
+    assert (
+        "never expires"
+        in run(
+            "token", "create", "--org", "Acme", "--email", "c@acme.example", "--role", "viewer"
+        ).stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "named", "words"),
+    [
+        (("--expires-in-days", "0"), "--expires-in-days", ""),
+        (("--expires-in-days", "3651"), "--expires-in-days", ""),
+        (("--expires-at", "2020-01-01T00:00:00+00:00"), "--expires-at", "must be in the future"),
+        (("--expires-at", "2031-01-01T00:00:00"), "--expires-at", "needs an offset"),
+        (("--expires-at", "next week"), "--expires-at", "is not an ISO 8601 date and time"),
+        (("--expires-at", "9999-12-31T23:00:00-05:00"), "--expires-at", "within 3650 days"),
+        (
+            ("--expires-in-days", "3", "--expires-at", "2031-01-01T00:00:00Z"),
+            "--expires-at",
+            "not both",
+        ),
+    ],
+)
+def test_token_create_refuses_a_bad_expiry_naming_the_option_and_changes_nothing(
+    options: tuple[str, ...], named: str, words: str, run: Callable[..., Result], cli_database: str
+) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    engine = create_db_engine(cli_database)
+    before = db_counts(engine)
+
+    result = run(
+        "token", "create", "--org", "Acme", "--email", "a@acme.example", "--role", "viewer",
+        *options,
+    )  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+    assert words in " ".join(result.output.replace("│", " ").split())  # unwrapped
+    assert "tkl_" not in result.output
+    assert db_counts(engine) == before
+    engine.dispose()
+
+
+def test_token_list_shows_tokens_without_their_secrets_by_organisation_and_user(
+    run: Callable[..., Result], cli_database: str
+) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    ann = _token_of(run, "--expires-in-days", "7")
+    bob = _token_of(run, email="bob@acme.example")
+    other = run("token", "create", "--org", "Zeta", "--email", "z@zeta.example", "--role", "admin")
+    assert other.exit_code == 0, other.output
+    _answers(cli_database, ann)  # used once: it shows when
+
+    every, acme, of_bob = (
+        run("token", "list"),
+        run("token", "list", "--org", "Acme"),
+        run("token", "list", "--email", "BOB@acme.example"),
+    )
+
+    for result in (every, acme, of_bob):
+        assert result.exit_code == 0, result.output
+        for secret in (ann, bob, _last_line(other.stdout)):
+            assert secret not in result.output
+    header, *rows = every.stdout.strip().splitlines()
+    assert header.split()[:5] == ["id", "organisation", "user", "role", "state"]
+    assert "last used" in header
+    assert len(rows) == 3
+    assert [line.split()[1:5] for line in rows] == [
+        ["Acme", "ann@acme.example", "viewer", "active"],
+        ["Acme", "bob@acme.example", "viewer", "active"],
+        ["Zeta", "z@zeta.example", "admin", "active"],
+    ]
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert rows[0].count(today) == 2  # created, last used
+    assert "never" in rows[1]  # bob's expires never and was never used
+    assert len(acme.stdout.strip().splitlines()) == 1 + 2
+    assert [line.split()[2] for line in of_bob.stdout.strip().splitlines()[1:]] == [
+        "bob@acme.example"
+    ]
+    assert run("token", "list", "--org", "Nobody").stdout.strip() == "No API tokens."
+
+
+def test_token_revoke_makes_the_token_answer_401_and_revoking_again_changes_nothing(
+    run: Callable[..., Result], cli_database: str
+) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    token, kept = _token_of(run), _token_of(run)
+    token_id = run("token", "list").stdout.strip().splitlines()[1].split()[0]
+
+    revoked = run("token", "revoke", token_id)
+    again = run("token", "revoke", token_id)
+
+    assert revoked.exit_code == 0, revoked.output
+    assert f"Revoked the API token {token_id}" in revoked.stdout
+    assert _answers(cli_database, token) == (401, "The token has been revoked.")
+    assert _answers(cli_database, kept) == (200, "")
+    assert again.exit_code == 0, again.output
+    assert "was revoked already" in again.stdout
+    states = [line.split()[4] for line in run("token", "list").stdout.strip().splitlines()[1:]]
+    assert states == ["revoked", "active"]
+    engine = create_db_engine(cli_database)
+    with create_session_factory(engine)() as session:
+        from sqlalchemy import select
+
+        from taktline.events.models import Event
+
+        actions = session.scalars(
+            select(Event.action).where(Event.entity_type == "api_token").order_by(Event.id)
+        ).all()
+    engine.dispose()
+    assert actions == ["create", "create", "revoke"]
+
+
+@pytest.mark.parametrize(
+    ("token_id", "status", "words"),
+    [
+        ("01a230d8-473f-7b6f-86bd-bca89261c49e", 1, "No API token with id"),
+        ("not-an-id", 2, "is not a token id"),
+    ],
+)
+def test_token_revoke_of_an_unknown_or_malformed_id_fails_and_changes_nothing(
+    token_id: str, status: int, words: str, run: Callable[..., Result], cli_database: str
+) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    token = _token_of(run)
+    engine = create_db_engine(cli_database)
+    before = db_counts(engine)
+
+    result = run("token", "revoke", token_id)
+
+    assert result.exit_code == status, result.output
+    assert words in result.output
+    assert db_counts(engine) == before
+    engine.dispose()
+    assert _answers(cli_database, token) == (200, "")
+
+
+def test_up_prints_a_token_only_when_it_loads_the_demo(
+    run: Callable[..., Result], cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_serve", lambda *_, **__: None)
+    first = run("up")
+    engine = create_db_engine(cli_database)
+    tokens = db_counts(engine)["api_tokens"]
+
+    again = run("up")
+
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
+    assert "tkl_" in first.stdout
+    assert "tkl_" not in again.stdout
+    assert "taktline token create" in again.stdout
+    assert db_counts(engine)["api_tokens"] == tokens == 1
+    engine.dispose()
+
+
+def test_up_hashes_the_demo_passwords_with_no_transaction_open(
+    run: Callable[..., Result], cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While argon2 works, another connection can take SQLite's write lock at once."""
+    import sqlite3
+
+    from argon2 import PasswordHasher
+    from sqlalchemy import make_url
+
+    from taktline.portal import security
+
+    path = make_url(cli_database).database or ""
+    free_while_hashing: list[bool] = []
+
+    class Watched(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                free_while_hashing.append(True)
+            except sqlite3.OperationalError:
+                free_while_hashing.append(False)
+            finally:
+                other.close()
+            return super().hash(password, salt=salt)
+
+    monkeypatch.setattr(security, "_hasher", Watched())
+    monkeypatch.setattr(cli, "_serve", lambda *_, **__: None)
+
+    result = run("up")
+
+    assert result.exit_code == 0, result.output
+    assert free_while_hashing == [True] * 4  # the four demo users

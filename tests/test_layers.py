@@ -27,6 +27,7 @@ PURE = frozenset(
     {
         "taktline.errors",
         "taktline.orders.lifecycle",
+        "taktline.orders.quantities",
         "taktline.permissions",
         "taktline.portal.charts",
         "taktline.resources.capacity",

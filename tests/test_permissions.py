@@ -79,6 +79,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "production_order.cancel": (f"POST {PO}/{{production_order_id}}/cancel",),
     "production_order.delete": (f"DELETE {PO}/{{production_order_id}}",),
     "work_order.read": (
+        f"GET {WO}/{{work_order_id}}/reports",
         f"GET {WO}",
         f"GET {WO}/{{work_order_id}}",
         f"GET {WO}/{{work_order_id}}/events",
@@ -91,10 +92,20 @@ ROUTES: dict[str, tuple[str, ...]] = {
     },
     "work_order.report": (f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/report",),
     "work_order.skip": (f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/skip",),
+    "work_order.reverse_report": (
+        f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/reverse_report",
+    ),
+    "organisation.read": (f"GET {API}/organisation",),
+    "organisation.update": (f"PATCH {API}/organisation",),
     "work_order.delete": (f"DELETE {WO}/{{work_order_id}}",),
     "schedule.preview": (f"POST {API}/schedule/preview",),
     "schedule.apply": (f"POST {API}/schedule/apply",),
     "bottleneck.read": (f"GET {API}/bottlenecks",),
+    "token.manage": (
+        f"GET {API}/tokens",
+        f"POST {API}/tokens",
+        f"DELETE {API}/tokens/{{token_id}}",
+    ),
 }
 # Permissions that no API operation decides by, each with where it is tested instead.
 PORTAL_ONLY: frozenset[str] = frozenset()

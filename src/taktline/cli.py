@@ -6,11 +6,13 @@ TAKTLINE_DATABASE_URL, read afresh by every command.
 
 import enum
 import importlib.util
+import os
 import secrets
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -50,6 +52,15 @@ app.add_typer(user_app, name="user")
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Server processes (default: `up` one per core, `serve` one). They share the "
+        "database; every rule that concurrent requests could race past is held by it.",
+    ),
+]
 
 
 def _settings() -> Settings:
@@ -90,14 +101,23 @@ def _migrate(database_url: str) -> None:
     migrate.upgrade(database_url)
 
 
-def _serve(host: str, port: int) -> None:
-    uvicorn.run("taktline.app:create_app", factory=True, host=host, port=port)
+def _serve(host: str, port: int, workers: int) -> None:
+    typer.echo(f"Serving with {workers} worker process{'es' if workers > 1 else ''}.")
+    uvicorn.run(
+        "taktline.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # The app trusts X-Forwarded-* only from TAKTLINE_FORWARDED_ALLOW_IPS (see app.py).
+        proxy_headers=False,
+    )
 
 
 @app.command()
-def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = None) -> None:
     """Serve the API (and portal) on the configured database, as it is."""
-    _serve(host, port)
+    _serve(host, port, workers or 1)
 
 
 @db_app.command("upgrade")
@@ -106,6 +126,23 @@ def db_upgrade() -> None:
     url = _settings().database_url
     _migrate(url)
     typer.echo(f"The database is at schema revision {migrate.current_revision(url)}.")
+
+
+def _expires_at_option(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 date and time") from None
+    try:
+        return auth_service.expiry_of(moment, None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _when(moment: datetime | None, never: str = "-") -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else never
 
 
 @token_app.command("create")
@@ -118,22 +155,120 @@ def token_create(
             case_sensitive=False, help="Role of a new user; an existing user keeps the role it has."
         ),
     ],
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=auth_service.MAX_EXPIRES_IN_DAYS,
+            help="The token stops answering this many days from now.",
+        ),
+    ] = None,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=_expires_at_option,
+            metavar="ISO",
+            help="The token stops answering at this time (ISO 8601 with an offset).",
+        ),
+    ] = None,
 ) -> None:
     """Create an API token, and the organisation and user if missing.
 
-    The token is the last line of the output; it is shown this once only.
+    The token never expires unless --expires-in-days or --expires-at says when. It is the
+    last line of the output, shown this once only.
     """
+    if expires_in_days is not None and expires_at is not None:
+        raise typer.BadParameter(
+            "give --expires-in-days or --expires-at, not both", param_hint="'--expires-at'"
+        )
+    expiry = auth_service.expiry_of(expires_at, expires_in_days)
     url = _settings().database_url
     _require_migrated(url)
     with _session(url) as session:
         try:
             organisation = auth_service.get_or_create_org(session, org)
             user = auth_service.get_or_create_user(session, organisation, email, role)
-            token = auth_service.create_token(session, user)
+            issued = auth_service.issue_token(session, user, expires_at=expiry)
         except Problem as problem:
             raise _fail(problem.detail) from None
-        typer.echo(f"A new API token for {user.email} ({user.role}) of {organisation.name}:")
-    typer.echo(token)
+        expiry_text = f"expires {_when(expiry)}" if expiry else "never expires"
+        typer.echo(
+            f"A new API token for {user.email} ({user.role}) of {organisation.name}, id "
+            f"{issued.view.token.id}, {expiry_text}:"
+        )
+    typer.echo(issued.secret)
+
+
+@token_app.command("list")
+def token_list(
+    org: Annotated[str | None, typer.Option(help="Only this organisation's tokens.")] = None,
+    email: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+) -> None:
+    """List API tokens, oldest first: id, user, role, when created, expires and was last
+    used (to the hour), and revoked. Never the tokens themselves."""
+    url = _settings().database_url
+    _require_migrated(url)
+    with _session(url) as session:
+        views = auth_service.list_all(session, org=org, email=email)
+    if not views:
+        typer.echo("No API tokens.")
+        return
+    header = (
+        "id",
+        "organisation",
+        "user",
+        "role",
+        "state",
+        "created",
+        "expires",
+        "last used",
+        "revoked",
+    )
+    rows = [header] + [
+        (
+            str(v.token.id),
+            v.organisation,
+            v.user.email,
+            v.user.role,
+            v.state.value,
+            _when(v.token.created_at),
+            _when(v.token.expires_at, "never"),
+            _when(v.token.last_used_at, "never"),
+            _when(v.token.revoked_at),
+        )
+        for v in views
+    ]
+    widths = [max(len(row[n]) for row in rows) for n in range(len(header))]
+    for row in rows:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="The token's id (token list).")],
+) -> None:
+    """Revoke an API token: from then on it answers 401. Revoking it again changes nothing."""
+    try:
+        parsed = uuid.UUID(token_id)
+    except ValueError:
+        raise typer.BadParameter(f"{token_id!r} is not a token id", param_hint="'ID'") from None
+    url = _settings().database_url
+    _require_migrated(url)
+    with _session(url) as session:
+        try:
+            view, revoked_now = auth_service.revoke(session, parsed)
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+    who = f"{view.user.email} of {view.organisation}"
+    if revoked_now:
+        typer.echo(f"Revoked the API token {view.token.id} ({view.token.prefix}...) of {who}.")
+    else:
+        typer.echo(
+            f"The API token {view.token.id} of {who} was revoked already, "
+            f"at {_when(view.token.revoked_at)}."
+        )
 
 
 @db_app.command("purge")
@@ -199,26 +334,29 @@ def _first_portal_password(session: Session) -> str | None:
 
 
 @app.command()
-def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Migrate, load the demo if the database is empty, print an admin token, and serve.
+def up(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = None) -> None:
+    """Migrate, load the demo if the database is empty (printing an admin token, once), serve.
 
     Everything needed to try Taktline in one command.
     """
     url = _settings().database_url
     _migrate(url)
+    token: str | None = None
     with _session(url) as session:
         if session.scalar(select(Organisation.id).limit(1)) is None:
             typer.echo(f"The database is empty: loading the {DEMO_ORG} demo...")
             organisation = load_demo(session, DEMO_ORG)
-            auth_service.get_or_create_user(session, organisation, DEMO_ADMIN_EMAIL, Role.ADMIN)
-        # A fresh token on every start: tokens are stored hashed, so an old one cannot be
-        # shown again. A database that has data but no demo admin gets none.
+            admin = auth_service.get_or_create_user(
+                session, organisation, DEMO_ADMIN_EMAIL, Role.ADMIN
+            )
+            # A token only with the demo it is for: tokens are stored hashed, so it cannot
+            # be shown again, and a later start makes none (`taktline token create` does).
+            token = auth_service.create_token(session, admin)
         row = session.execute(
             select(User, Organisation.name)
             .join(Organisation, Organisation.id == User.org_id)
             .where(User.email == DEMO_ADMIN_EMAIL)
         ).first()
-        token = auth_service.create_token(session, row[0]) if row is not None else None
         portal_password = _first_portal_password(session)
 
     base = f"http://{host}:{port}"
@@ -228,7 +366,7 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
         typer.echo(f"  Portal:    {base}/")
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(f"  API:       {base}/api/v1  (send `Authorization: Bearer <token>`)")
-    if row is None or token is None:
+    if row is None:
         typer.echo("No demo admin in this database: create a token with `taktline token create`.")
     else:
         if portal_password is not None:
@@ -241,10 +379,17 @@ def up(host: Host = "127.0.0.1", port: Port = 8000) -> None:
                 f"Portal sign-in: {', '.join(DEMO_USERS)} with the password shown at the first "
                 "start (or set one: taktline user set-password --email EMAIL)."
             )
-        typer.echo(f"A new API token for {DEMO_ADMIN_EMAIL} (admin of {row[1]}):")
-        typer.echo(token)
+        if token is not None:
+            typer.echo(f"An API token for {DEMO_ADMIN_EMAIL} (admin of {row[1]}), shown this once:")
+            typer.echo(token)
+        else:
+            typer.echo(
+                f"API tokens: the one shown at the first start, or a new one: taktline token "
+                f'create --org "{row[1]}" --email {DEMO_ADMIN_EMAIL} --role admin '
+                "(taktline token list shows them, taktline token revoke ID ends one)."
+            )
     typer.echo("")
-    _serve(host, port)
+    _serve(host, port, workers or os.cpu_count() or 1)
 
 
 class ObjectiveOption(enum.StrEnum):
@@ -285,7 +430,10 @@ def schedule_command(
     time_limit: Annotated[
         float,
         typer.Option(
-            "--time-limit", min=0.1, max=MAX_TIME_LIMIT_SECONDS, help="Seconds for the solver."
+            "--time-limit",
+            min=0.1,
+            max=MAX_TIME_LIMIT_SECONDS,
+            help=f"Seconds for the solver, at most {MAX_TIME_LIMIT_SECONDS}.",
         ),
     ] = 10.0,
     objective: Annotated[

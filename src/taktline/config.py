@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     # How long a stored Idempotency-Key answer is replayed.
     idempotency_ttl_hours: int = 24
+    # The addresses of the reverse proxies (comma-separated IPs or CIDR networks, or "*")
+    # whose X-Forwarded-Proto and X-Forwarded-For are believed: a request they forward over
+    # HTTPS is then treated as HTTPS (Secure cookies, HSTS). Empty: those headers are ignored.
+    forwarded_allow_ips: str = ""
 
 
 @lru_cache

@@ -182,18 +182,24 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor.close()
 
 
-def _begin_immediate(conn: Any) -> None:
+# The execution option that marks a connection whose transaction will write (see transaction).
+_WRITES = "taktline_writes"
+
+
+def _begin(conn: Any) -> None:
     # SQLite upgrades a read lock to a write lock lazily and then fails at once under
-    # contention. Taking the write lock at BEGIN serialises writers instead, so that a
-    # read-check-write sequence in one transaction is never interleaved with another.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # contention. A unit of work that writes takes the write lock at BEGIN instead, which
+    # serialises writers, so that a read-check-write sequence is never interleaved with
+    # another. Reads begin deferred: in WAL mode they never wait for a writer, nor it for them.
+    immediate = conn.get_execution_options().get(_WRITES, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _configure_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -221,6 +227,12 @@ def transaction(session: Session) -> Iterator[Session]:
         return
     session.info["in_transaction"] = True
     try:
+        if session.get_bind().dialect.name == "sqlite":
+            # A read before (who is acting, say) ends here, so that the unit of work begins
+            # afresh with the write lock rather than upgrading a read lock midway.
+            if session.in_transaction():
+                session.commit()
+            session.connection(execution_options={_WRITES: True})
         yield session
         session.commit()
     except BaseException:

@@ -27,8 +27,9 @@ from taktline.orders.schemas import (
     WorkOrderFields,
 )
 from taktline.orgs import service as orgs
+from taktline.orgs import settings
 from taktline.orgs.models import Customer, Facility, Organisation
-from taktline.orgs.schemas import CustomerCreate, FacilityCreate
+from taktline.orgs.schemas import CustomerCreate, FacilityCreate, OrganisationUpdate
 from taktline.permissions import Actor, Role
 from taktline.resources import service as resources
 from taktline.resources.models import Resource, ResourceKind
@@ -68,6 +69,9 @@ OPERATIONS = [
 ]
 
 
+DEMO_TOLERANCE = Decimal(1)
+
+
 def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
     """Loads the demo into `org_name`, creating the organisation and its admin if missing."""
     org = auth_service.get_or_create_org(session, org_name)
@@ -82,6 +86,11 @@ def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
     ) or orgs.FACILITIES.create(
         session, actor, FacilityCreate(name="Riverside Plant", timezone=PLANT_ZONE)
     )
+    if not org.over_production_tolerance_percent:
+        # Fillers overfill a little: the plant accepts 1 % more than can reach a line item.
+        settings.update_organisation(
+            session, actor, OrganisationUpdate(over_production_tolerance_percent=DEMO_TOLERANCE)
+        )
     if calendars.get(session, actor, "facility", facility.id).source != "own":
         calendars.set_weekly(session, actor, "facility", facility.id, PLANT_HOURS, None)
     by_code = _resources(session, actor, facility)

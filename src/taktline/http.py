@@ -1,16 +1,20 @@
 """What every web adapter (the API and the portal) shares: the database session of a
-request, list cursors, reading a record version, and pydantic's errors as field errors."""
+request, list cursors, reading a record version, checking a parameter parsed by hand with the
+shared checks of taktline.schemas, and pydantic's errors as field errors."""
 
 import base64
 import binascii
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from taktline.errors import FieldError, ValidationProblem
+
+T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -35,6 +39,16 @@ def parse_version(raw: str | None, loc: Sequence[str | int]) -> int | None:
     return int(text)
 
 
+def checked(check: Callable[[T], T], value: T, loc: Sequence[str | int]) -> T:
+    """`value` through one of the checks the request schemas use (`refuse_nul`, `in_range`,
+    `day_in_range` of taktline.schemas), for a parameter parsed by hand: its refusal is a
+    ValidationProblem at `loc`, in the same words and type as a body field's."""
+    try:
+        return check(value)
+    except PydanticCustomError as exc:
+        raise ValidationProblem([FieldError(list(loc), exc.message(), exc.type)]) from None
+
+
 def encode_cursor(last_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
 
@@ -42,8 +56,11 @@ def encode_cursor(last_id: uuid.UUID) -> str:
 def decode_cursor(cursor: str | None) -> uuid.UUID | None:
     if not cursor:
         return None
+    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        # validate: a character outside the alphabet (a NUL, a space) is refused, not skipped
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+        return uuid.UUID(bytes=raw)
     except (binascii.Error, ValueError):
         raise ValidationProblem(
             [FieldError(["query", "cursor"], "not a cursor returned by this list")]

@@ -10,6 +10,7 @@ from taktline.numbering import NumberSequence
 from taktline.orders.models import (
     LineItem,
     LineItemAlternative,
+    LineItemReport,
     ProductionOrder,
     ProductionOrderItem,
     WorkOrder,
@@ -29,6 +30,7 @@ __all__ = [
     "Item",
     "LineItem",
     "LineItemAlternative",
+    "LineItemReport",
     "LoginAttempt",
     "NumberSequence",
     "Organisation",

@@ -78,15 +78,27 @@ PERMISSIONS: Mapping[str, Rule] = {
     "work_order.update": Rule(_PLANNERS, "update work orders"),
     **{f"work_order.{a}": Rule(_OPERATORS, f"{a} work orders") for a in _FLOOR_ACTIONS},
     **{f"work_order.{a}": Rule(_PLANNERS, f"{a} work orders") for a in _PLANNING_ACTIONS},
-    "schedule.preview": Rule(_EVERYONE, "preview schedules"),
+    # Operators reverse their own reports only (authorize_reversal), planners anyone's.
+    "work_order.reverse_report": Rule(_OPERATORS, "reverse reports"),
+    "organisation.read": Rule(_EVERYONE, "read the organisation's settings"),
+    "organisation.update": Rule(frozenset({Role.ADMIN}), "change the organisation's settings"),
+    "schedule.preview": Rule(_PLANNERS, "preview schedules"),
     "schedule.apply": Rule(_PLANNERS, "apply schedules"),
     "bottleneck.read": Rule(_EVERYONE, "read the bottleneck analysis"),
+    "token.manage": Rule(frozenset({Role.ADMIN}), "list, create or revoke API tokens"),
 }
 
 
 def may(actor: Actor, action: str) -> bool:
     """Whether the actor's role may take `action` (a key of PERMISSIONS)."""
     return actor.role in PERMISSIONS[action].roles
+
+
+def authorize_reversal(actor: Actor, reported_by: uuid.UUID | None) -> None:
+    """Who may reverse a report: whoever made it, and planners (and admins) anyone's."""
+    if actor.role in _PLANNERS or reported_by == actor.user_id:
+        return
+    raise Forbidden(f"The {actor.role} role may reverse only its own reports.")
 
 
 def authorize(actor: Actor, action: str) -> None:

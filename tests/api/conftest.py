@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from taktline.app import create_app
 from taktline.config import Settings
+from taktline.permissions import Role
 from tests.helpers import API, Tenant, bodies, db_counts
 
 # Windows far in the future, two hours apart per work order of one builder: they never meet.
@@ -308,10 +309,16 @@ class Call:
 @dataclass(frozen=True)
 class Scenario:
     """How to build a target for an operation, and which permission the operation needs:
-    read (every role), operate (operators, planners, admins), plan (planners and admins)."""
+    read (every role), operate (operators, planners, admins), plan (planners and admins),
+    administer (admins)."""
 
     needs: str
     build: Callable[[Builder], Call]
+
+    @property
+    def owner_role(self) -> str:
+        """A role that may make the call: the planner, or the admin where only admins may."""
+        return "admin" if self.needs == "administer" else "planner"
 
 
 WO = f"{API}/work-orders"
@@ -370,6 +377,47 @@ def _line_item_action(action: str, needs: str, body: Json) -> Scenario:
         )
 
     return Scenario(needs, build)
+
+
+def _reverse_report(b: Builder) -> Call:
+    """A report of the operator's own, to reverse: operators reverse their own reports,
+    planners and admins anyone's."""
+    wo = b.wo_in("IN_PROCESS")
+    li = wo["line_items"][0]["id"]
+    reported = b.request(
+        "POST",
+        f"/work-orders/{wo['id']}/line-items/{li}/report",
+        {"quantity_completed": "40"},
+        role="operator",
+    )
+    assert reported.status_code == 200, reported.text
+    report = b.get(f"/work-orders/{wo['id']}/reports")[-1]
+    return Call(
+        "POST",
+        f"{WO}/{{work_order_id}}/line-items/{{line_item_id}}/reverse_report",
+        {"work_order_id": wo["id"], "line_item_id": li},
+        {"report_id": report["id"], "reason": "counted twice"},
+        _watch(b, f"/work-orders/{wo['id']}"),
+    )
+
+
+def _token_to_revoke(b: Builder) -> Call:
+    """A token of a user of its own, made by the admin: the list watched shows it alone."""
+    from taktline.auth import service as auth_service
+    from taktline.orgs.models import Organisation
+
+    email = f"script.{uuid.uuid4().hex[:8]}@tenant.test"
+    with b.client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        org = session.get_one(Organisation, b.tenant.org_id)
+        auth_service.get_or_create_user(session, org, email, Role.OPERATOR)
+    created = b.request("POST", "/tokens", {"email": email}, role="admin")
+    assert created.status_code == 201, created.text
+    return Call(
+        "DELETE",
+        f"{API}/tokens/{{token_id}}",
+        {"token_id": created.json()["id"]},
+        watches=(Watch(b.headers("admin"), f"{API}/tokens?email={email}"),),
+    )
 
 
 def _po(needs: str, method: str, suffix: str = "", body: Json = None) -> Scenario:
@@ -523,17 +571,44 @@ SCENARIOS: dict[str, Scenario] = {
     f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/skip": _line_item_action(
         "skip", "plan", REASON
     ),
+    f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/reverse_report": Scenario(
+        "operate", _reverse_report
+    ),
+    f"GET {WO}/{{work_order_id}}/reports": _wo("IN_PROCESS", "read", "GET", "/reports"),
     f"GET {WO}/{{work_order_id}}/events": _wo("DRAFT", "read", "GET", "/events"),
+    # the organisation's settings
+    f"GET {API}/organisation": _list("organisation"),
+    f"PATCH {API}/organisation": Scenario(
+        "administer",
+        lambda b: Call(
+            "PATCH",
+            f"{API}/organisation",
+            body={"over_production_tolerance_percent": "2"},
+            watches=_watch(b, "/organisation"),
+        ),
+    ),
     # calendars
     **_calendar_scenarios("facilities", "facility"),
     **_calendar_scenarios("resources", "resource"),
-    # scheduling: a preview changes nothing, so every role may ask for one
+    # scheduling: a preview changes nothing, but a solve takes the CPU: planners only
     f"POST {API}/schedule/preview": Scenario(
-        "read",
+        "plan",
         lambda b: Call("POST", f"{API}/schedule/preview", body={"time_limit_seconds": 1}),
     ),
     f"POST {API}/schedule/apply": Scenario("plan", _schedule_apply),
     f"GET {API}/bottlenecks": _list("bottlenecks"),
+    # API tokens: admins only
+    f"GET {API}/tokens": Scenario("administer", lambda b: Call("GET", f"{API}/tokens")),
+    f"POST {API}/tokens": Scenario(
+        "administer",
+        lambda b: Call(
+            "POST",
+            f"{API}/tokens",
+            body={"email": b.tenant.user("viewer").email, "expires_in_days": 30},
+            success=201,
+        ),
+    ),
+    f"DELETE {API}/tokens/{{token_id}}": Scenario("administer", _token_to_revoke),
 }
 
 # Needs no token: it only says whether the server and its database are up.

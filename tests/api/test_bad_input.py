@@ -27,6 +27,7 @@ from tests.api.conftest import (
     observe,
     operations,
     path_id_operations,
+    scenario_for,
 )
 from tests.helpers import API, assert_problem, bodies, error_fields
 
@@ -679,6 +680,7 @@ _VALID_ACTION_BODIES: dict[str, Json] = {
     "cancel": {"reason": "x"},
     "skip": {"reason": "x"},
     "report": {"quantity_completed": "1"},
+    "reverse_report": {"report_id": "01a00000-0000-7000-8000-000000000000", "reason": "x"},
     "complete": {},
     "calendar": {"shifts": []},
     "exceptions": {
@@ -696,11 +698,12 @@ def test_an_unknown_id_in_the_path_answers_404_and_one_that_is_no_id_422(
     method, template = operation.split()
     body = {} if method == "PATCH" else _VALID_ACTION_BODIES.get(template.rsplit("/", 1)[-1])
     send = {} if body is None else {"json": body}
+    headers = builder.headers(scenario_for(operation).owner_role)
     before = observe(client, app, ())
 
-    unknown = client.request(method, _url(operation), headers=builder.headers(), **send)
+    unknown = client.request(method, _url(operation), headers=headers, **send)
     not_an_id = client.request(
-        method, re.sub(r"\{[a-z_]+\}", "WO-000001", template), headers=builder.headers(), **send
+        method, re.sub(r"\{[a-z_]+\}", "WO-000001", template), headers=headers, **send
     )
 
     problem = assert_problem(unknown, 404, "not-found")

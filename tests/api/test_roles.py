@@ -28,6 +28,7 @@ ALLOWED = {
     "read": {"viewer", "operator", "planner", "admin"},
     "operate": {"operator", "planner", "admin"},
     "plan": {"planner", "admin"},
+    "administer": {"admin"},
 }
 PROTECTED = [op for op in operations() if op not in PUBLIC_OPERATIONS]
 
@@ -41,12 +42,15 @@ def test_operators_may_take_exactly_the_floor_actions() -> None:
         f"POST {WO}/{{work_order_id}}/resume",
         f"POST {WO}/{{work_order_id}}/complete",
         f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/report",
+        # a mistaken report is reversed on the floor too (issue 8)
+        f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/reverse_report",
     }
     reads = {op for op, scenario in SCENARIOS.items() if scenario.needs == "read"}
-    # A schedule preview takes a body (which work, how) but changes nothing.
-    assert reads == {op for op in SCENARIOS if op.startswith("GET ")} | {
-        f"POST {API}/schedule/preview"
-    }
+    # A schedule preview changes nothing, but solving is for planners (issue 8).
+    # Every GET reads, except the list of API tokens: admins only.
+    assert reads == {op for op in SCENARIOS if op.startswith("GET ")} - {f"GET {API}/tokens"}
+    assert SCENARIOS[f"GET {API}/tokens"].needs == "administer"
+    assert SCENARIOS[f"POST {API}/schedule/preview"].needs == "plan"
 
 
 # Least privileged first: a refused call must leave the target as it was for the next role.

@@ -366,6 +366,8 @@ def test_complete_is_refused_while_a_line_item_is_in_process(world: World) -> No
 def test_reports_add_up_and_never_overwrite(world: World) -> None:
     w = world
     wo = w.in_state("IN_PROCESS")
+    # What reaches the second line item is what the first completed (issue 8).
+    wo = w.ok(wo, "report", {"quantity_completed": "100"}, line_item=0)
     wo = w.ok(wo, "report", {"quantity_completed": "10", "quantity_scrapped": "1"}, line_item=1)
     wo = w.ok(wo, "report", {"quantity_completed": "15.5", "quantity_scrapped": "2"}, line_item=1)
     last = wo["line_items"][1]
@@ -386,7 +388,9 @@ def test_reports_add_up_and_never_overwrite(world: World) -> None:
     assert last["actual_start"] == started
     assert last["actual_end"] is not None
 
-    reports = [e for e in w.events(wo["id"]) if e["action"] == "report"]
+    reports = [
+        e for e in w.events(wo["id"]) if e["action"] == "report" and e["changes"]["line_item"] == 2
+    ]
     assert [e["changes"]["quantity_completed"] for e in reports] == ["10", "15.5", "0"]
 
 

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
+from tests.factories import allow_over_production
 from tests.helpers import API, Tenant, bodies, create, db_counts
 from tests.portal.conftest import csrf_of, signed_in
 
@@ -416,6 +417,7 @@ def test_a_work_order_through_its_whole_life_on_its_page(
     client: TestClient, tenant: Tenant
 ) -> None:
     plant = make_plant(client, tenant)
+    allow_over_production(client, tenant)  # 100 completed and 2 scrapped of 100
     po = make_order(client, tenant, plant)
     wo = po["work_orders"][0]
     url = f"/work-orders/{wo['id']}"

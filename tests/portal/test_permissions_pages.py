@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from taktline.orders.registry import ON_PRODUCTION_ORDERS, ON_WORK_ORDERS
 from taktline.permissions import PERMISSIONS, Role
-from tests.helpers import Tenant, create, db_counts
+from tests.helpers import API, Tenant, create, db_counts
 from tests.portal.conftest import csrf_of, signed_in
 from tests.portal.test_order_pages import (
     Json,
@@ -105,6 +105,7 @@ NEEDS = {
     "pause": "IN_PROCESS",
     "report": "IN_PROCESS",
     "skip": "IN_PROCESS",
+    "reverse_report": "IN_PROCESS",
     "resume": "ON_HOLD",
     "complete": "READY",
 }
@@ -147,7 +148,18 @@ def work_order_attempts(records: Records, action: str) -> list[Attempt]:
             # skip needs a PENDING line item: the second, which nothing has started
             li = wo["line_items"][1 if action == "skip" else 0]
             url += f"/line-items/{li['id']}"
-        found.append(Attempt("POST", f"{url}/{action}", FORMS.get(action, {}), state))
+        form = FORMS.get(action, {})
+        if action == "reverse_report":
+            # the operator's own report: operators reverse theirs, planners anyone's
+            reported = client.post(
+                f"{API}/work-orders/{wo['id']}/line-items/{li['id']}/report",
+                json={"quantity_completed": "10"},
+                headers=tenant.headers("operator"),
+            )
+            assert reported.status_code == 200, reported.text
+            report = api(client, tenant, "GET", f"/work-orders/{wo['id']}/reports")[-1]
+            form = {"report_id": report["id"], "reason": "Counted twice"}
+        found.append(Attempt("POST", f"{url}/{action}", form, state))
     return found
 
 

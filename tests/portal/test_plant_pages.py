@@ -31,6 +31,7 @@ from taktline.orders.schemas import (
     WorkOrderFields,
 )
 from taktline.resources.models import ResourceBooking
+from tests.factories import allow_over_production
 from tests.helpers import bodies
 from tests.helpers.api import API, create
 from tests.helpers.counts import db_counts
@@ -512,6 +513,7 @@ def post(client: TestClient, url: str, data: Json) -> httpx.Response:
 def test_an_operator_starts_pauses_resumes_reports_and_completes_from_the_floor(
     client: TestClient, tenant: Tenant, plant: Plant
 ) -> None:
+    allow_over_production(client, tenant)  # 100 completed and 2 scrapped of 100
     po = make_order(client, tenant, plant, [wo_body(plant, at(1))])
     wo = get_wo(client, tenant, po["work_orders"][0]["id"])
     r0, r1 = plant.ids[:2]
@@ -808,6 +810,8 @@ def test_the_stamp_changes_when_another_user_changes_the_queue(
 
     api_ok(client, tenant, wo["id"], "start")  # the planner, through the API
     started = stamp(r0)
+    # What reaches the second line item is what the first completed (issue 8).
+    api_report(client, tenant, get_wo(client, tenant, wo["id"]), 0, {"quantity_completed": "10"})
     wo = api_report(
         client, tenant, get_wo(client, tenant, wo["id"]), 1, {"quantity_completed": "5"}
     )

@@ -5,17 +5,21 @@ refuses what the API refuses, with the same message."""
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from taktline.portal import charts
+from taktline.scheduling import propose, solving
+from taktline.scheduling.schemas import ScheduleRequest
 from tests.helpers import Tenant, db_counts
 from tests.portal.conftest import csrf_of, signed_in
-from tests.scheduling.shop import Json, Shop, at, ok, weekly
+from tests.scheduling.shop import BUSY, WAIT, Json, Shop, at, gated_solves, ok, weekly
 
 _PLAN = re.compile(r'name="plan" value="([^"]*)"')
 
@@ -85,6 +89,45 @@ def test_a_viewer_sees_no_schedule_action_and_may_not_use_it(
 
     assert 'href="/board/schedule"' not in client.get("/board").text
     assert client.get("/board/schedule").status_code == 403
+
+
+def test_an_operator_may_not_preview_and_a_planner_not_beyond_the_time_limit(
+    client: TestClient, tenant: Tenant
+) -> None:
+    _shop(client, tenant)
+    signed_in(client, tenant, "operator")
+    assert 'href="/board/schedule"' not in client.get("/board").text
+    assert client.get("/board/schedule", params={"time_limit": 1}).status_code == 403
+
+    signed_in(client, tenant, "planner")
+    too_long = client.get("/board/schedule", params={"time_limit": 61})
+    assert too_long.status_code == 422
+    assert "Apply this schedule" not in too_long.text
+
+
+def test_a_preview_while_the_organisation_solves_another_says_so(
+    client: TestClient, tenant: Tenant, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shop(client, tenant)
+    signed_in(client, tenant, "planner")
+    body = ScheduleRequest(time_limit_seconds=1)
+
+    def solve_elsewhere() -> propose.Preview:
+        with app.state.session_factory() as session:
+            return propose.preview(session, tenant.actor(), body)
+
+    with gated_solves(monkeypatch) as gate, ThreadPoolExecutor(max_workers=1) as pool:
+        elsewhere = pool.submit(solve_elsewhere)
+        assert gate.solving.wait(WAIT)
+        page = client.get("/board/schedule", params={"time_limit": 1})
+        gate.release.set()
+        elsewhere.result(WAIT)
+
+    assert page.status_code == 429
+    assert page.headers["retry-after"] == str(solving.RETRY_AFTER_SECONDS)
+    assert BUSY in html.unescape(page.text)
+    assert "Apply this schedule" not in page.text
+    assert client.get("/board/schedule", params={"time_limit": 1}).status_code == 200
 
 
 def test_work_that_changed_since_the_preview_is_not_applied(

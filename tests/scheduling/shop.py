@@ -8,27 +8,35 @@ saving then): `at(hours)` is H0 + hours.
     shop = Shop.open(client, tenant, hours=("06:00", "14:00"))   # Mon-Fri, one shift
     bl1 = shop.resource("BL1")
     wo = shop.work_order([shop.line(bl1, 60, "Bottling")], due=at(4))
-    proposal = shop.preview()                      # over HTTP, as the viewer
+    proposal = shop.preview()                      # over HTTP, as the planner
 """
 
 import itertools
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from taktline.scheduling import propose
 from taktline.scheduling.schemas import ScheduleRequest
 from taktline.solver.checker import check_proposal
+from taktline.solver.problem import Proposal
+from taktline.solver.solve import solve
 from tests.helpers import API, Tenant, bodies
 
 Json = dict[str, Any]
 H0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 _serial = itertools.count(1)
+# The refusal of a solve while the organisation solves another (taktline.scheduling.solving).
+BUSY = "Another schedule is being solved for your organisation; try again in a moment."
+WAIT = 30  # seconds a test waits for another thread at most; never reached when it works
 
 
 def at(hours: float) -> datetime:
@@ -170,7 +178,7 @@ class Shop:
         return list(ok(self.request("GET", f"/work-orders/{wo['id']}/events", role="viewer")))
 
     # the scheduler over HTTP
-    def preview(self, role: str = "viewer", **body: Any) -> Json:
+    def preview(self, role: str = "planner", **body: Any) -> Json:
         body.setdefault("horizon_start", H0.isoformat())
         body.setdefault("time_limit_seconds", 1)
         return record(ok(self.request("POST", "/schedule/preview", body, role=role)))
@@ -201,3 +209,35 @@ def line_of(wo: Mapping[str, Any], sequence: int) -> Json:
 def planned(proposal: Mapping[str, Any], wo: Mapping[str, Any]) -> Json:
     found: Json = next(w for w in proposal["work_orders"] if w["id"] == wo["id"])
     return found
+
+
+class SolveGate:
+    """Holds the first solve inside the solver call until `release` is set (the solves
+    after it run at once): a solve under way for as long as a test needs, without waiting
+    for a time limit."""
+
+    def __init__(self) -> None:
+        self.solving = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._first = True
+
+    def solve(self, *args: Any, **kwargs: Any) -> Proposal:
+        with self._lock:
+            first, self._first = self._first, False
+        if first:
+            self.solving.set()
+            assert self.release.wait(WAIT), "the gate was never opened"
+        return solve(*args, **kwargs)
+
+
+@contextmanager
+def gated_solves(monkeypatch: pytest.MonkeyPatch) -> Iterator[SolveGate]:
+    """The scheduler's solver call behind a `SolveGate`; opened at the end whatever happened,
+    so that no thread is left waiting."""
+    gate = SolveGate()
+    monkeypatch.setattr(propose, "solve", gate.solve)
+    try:
+        yield gate
+    finally:
+        gate.release.set()

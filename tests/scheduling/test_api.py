@@ -11,15 +11,25 @@ from tests.helpers import API, Tenant, assert_problem, db_counts, error_fields
 from tests.scheduling.shop import H0, Json, Shop, at, iso, ok, parse, planned
 
 
-def test_a_viewer_may_preview_but_not_apply(
+def test_only_planners_and_admins_may_preview_or_apply(
     client: TestClient, tenant: Tenant, app: FastAPI
 ) -> None:
+    """Issue 8: a preview solves, which takes the CPU for its time limit; viewers and
+    operators may no longer ask for one (they could before)."""
     shop = Shop.open(client, tenant)
     wo = shop.work_order([shop.line(shop.resource(), 60)])
-    proposal = shop.preview(role="viewer")
+    proposal = shop.preview(role="planner")
     before = db_counts(app.state.engine)
 
     for role in ("viewer", "operator"):
+        previewed = client.post(
+            f"{API}/schedule/preview",
+            json={"horizon_start": H0.isoformat(), "time_limit_seconds": 1},
+            headers=tenant.headers(role),
+        )
+        assert assert_problem(previewed, 403, "forbidden")["detail"] == (
+            f"The {role} role may not preview schedules."
+        )
         refused = client.post(
             f"{API}/schedule/apply", json={"proposal": proposal}, headers=tenant.headers(role)
         )
@@ -28,6 +38,7 @@ def test_a_viewer_may_preview_but_not_apply(
 
     assert db_counts(app.state.engine) == before
     assert shop.get(wo)["state"] == "DRAFT"
+    assert shop.preview(role="admin")["work_orders"] == proposal["work_orders"]
     applied = ok(
         client.post(
             f"{API}/schedule/apply", json={"proposal": proposal}, headers=tenant.headers("admin")

@@ -129,3 +129,16 @@ def test_schedule_names_the_line_item_it_cannot_place(
     assert result.exit_code == 1
     assert "WO-000001 line item 1 (Bottling) cannot be scheduled" in result.output
     assert "takes no time" in result.output
+
+
+def test_schedule_refuses_a_time_limit_above_the_cap_and_a_viewers_preview(
+    run: Callable[..., Result], demo: None
+) -> None:
+    too_long = run("schedule", "--time-limit", "61")
+    viewer = run("schedule", "--time-limit", "1", "--as", "viewer@sunshine.example")
+
+    assert too_long.exit_code == 2
+    assert "--time-limit" in too_long.output
+    assert "60" in too_long.output
+    assert viewer.exit_code == 1
+    assert "The viewer role may not preview schedules" in viewer.output

@@ -459,6 +459,45 @@ def test_a_line_item_without_an_eligible_resource_is_a_422_naming_it(shop: Shop)
     assert "OFF is inactive" in assert_problem(inactive, 422, "unschedulable")["detail"]
 
 
+def test_a_work_order_without_line_items_is_left_out_and_the_rest_is_scheduled(
+    shop: Shop,
+) -> None:
+    """Issue 8: one DRAFT work order without line items no longer makes the whole preview a
+    422; it is listed among the skipped work with its reason, and so is the work waiting for
+    it (it could not start), while everything else is scheduled and applied."""
+    bl1 = shop.resource("BL1")
+    empty = shop.work_order([])
+    po = shop.production_order(
+        [shop.work_order_body([]), shop.work_order_body([shop.line(bl1, 30, "Bottling")])]
+    )
+    brewing, bottling = po["work_orders"]
+    ok(shop.request("PATCH", f"/work-orders/{bottling['id']}", {"depends_on": [brewing["id"]]}))
+    fine = shop.work_order([shop.line(bl1, 60)], due=at(4))
+
+    proposal = shop.preview()
+
+    assert [w["number"] for w in proposal["work_orders"]] == [fine["number"]]
+    assert planned(proposal, fine)["action"] == "schedule"
+    assert {h["number"]: (h["state"], h["reason"]) for h in proposal["skipped"]} == {
+        empty["number"]: ("DRAFT", "it has no line items"),
+        brewing["number"]: ("DRAFT", "it has no line items"),
+        bottling["number"]: ("DRAFT", f"it waits for {brewing['number']}, which is left out"),
+    }
+    assert (proposal["summary"]["work_orders"], proposal["summary"]["skipped"]) == (1, 3)
+    only_it = shop.preview(work_order_ids=[empty["id"]])
+    assert (only_it["work_orders"], only_it["skipped"][0]["reason"]) == ([], "it has no line items")
+
+    applied = shop.apply(proposal=proposal)
+
+    assert applied["scheduled"] == [fine["number"]]
+    assert [shop.get(w)["state"] for w in (empty, brewing, bottling, fine)] == [
+        "DRAFT",
+        "DRAFT",
+        "DRAFT",
+        "SCHEDULED",
+    ]
+
+
 # --- reading -------------------------------------------------------------------------------
 
 

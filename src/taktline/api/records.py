@@ -25,7 +25,7 @@ from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
 from taktline.http import SessionDep, encode_cursor
 from taktline.records import SimpleRecord
-from taktline.schemas import Page
+from taktline.schemas import Page, SearchText
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,7 @@ def records_router(record: SimpleRecord[Any, Any, Any]) -> FastAPIRouter:
     page_of: type[BaseModel] = cast(Any, Page)[out]
     filters = [_query(name, out.model_fields[name].annotation) for name in record.filters]
     if record.search is not None:
-        filters.append(_query("q", str, record.search.help))
+        filters.append(_query("q", SearchText, record.search.help))
 
     def create(
         body: BaseModel,

@@ -22,7 +22,11 @@ class User(OrgScoped, Base):
 
 
 class ApiToken(Base):
-    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once.
+
+    It answers until `expires_at` (never, when empty) unless revoked before; `last_used_at`
+    is kept to LAST_USED_PRECISION of taktline.auth.service, so that reads stay reads.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -33,6 +37,8 @@ class ApiToken(Base):
     # The first characters, so that an admin can tell tokens apart without seeing them.
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 
@@ -52,8 +58,15 @@ class PortalSession(Base):
 
 
 class LoginAttempt(Base):
+    """One sign-in attempt, recorded as failed before the password is checked (so that
+    concurrent guesses count at once) and turned into a success afterwards. The throttle of
+    taktline.portal.security counts them per account, per address and per both."""
+
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320))

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import fastapi
 from fastapi import Path, Query, Response
-from pydantic import AwareDatetime
 
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
 from taktline.api.routing import APIRouter
@@ -28,7 +27,7 @@ from taktline.calendars.schemas import (
 )
 from taktline.calendars.service import CalendarView, OwnerKind
 from taktline.http import SessionDep, encode_cursor
-from taktline.schemas import Page
+from taktline.schemas import Page, Timestamp
 
 
 def present(view: CalendarView) -> CalendarOut:
@@ -105,11 +104,11 @@ def calendar_router(kind: OwnerKind, collection: str) -> fastapi.APIRouter:
         actor: ActorDep,
         paging: PageDep,
         start: Annotated[
-            AwareDatetime | None,
+            Timestamp | None,
             Query(alias="from", description="Only those ending after this."),
         ] = None,
         end: Annotated[
-            AwareDatetime | None, Query(alias="to", description="Only those starting before this.")
+            Timestamp | None, Query(alias="to", description="Only those starting before this.")
         ] = None,
     ) -> Page[ExceptionOut]:
         rows, last = service.list_exceptions(

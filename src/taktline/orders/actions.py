@@ -39,10 +39,17 @@ from taktline.orders.lifecycle import (
     line_item_after_report,
     schedule_problems,
 )
-from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
+from taktline.orders.models import LineItem, LineItemReport, ProductionOrder, WorkOrder
+from taktline.orders.quantities import LineItemCount, produced, report_refusal
 from taktline.orders.reading import line_item_view, work_order_view
-from taktline.orders.schemas import CompleteRequest, LineItemWindow, ReportRequest
-from taktline.permissions import Actor, authorize
+from taktline.orders.schemas import (
+    CompleteRequest,
+    LineItemWindow,
+    ReportRequest,
+    ReverseReportRequest,
+)
+from taktline.orgs.models import Organisation
+from taktline.permissions import Actor, authorize, authorize_reversal
 
 ENTITY = "work_order"
 PRODUCTION_ORDER = "production_order"
@@ -160,8 +167,9 @@ def report(
     body: ReportRequest,
     expected_version: int | None = None,
 ) -> WorkOrder:
-    """Adds to a line item's quantities (reports add up, they never overwrite); the first
-    report starts the line item and `done` finishes it."""
+    """Adds to a line item's quantities (reports add up, they never overwrite), no more than
+    can reach it; the first report starts the line item and `done` finishes it. The report
+    is kept as it was given, so that it can be reversed."""
     authorize(actor, "work_order.report")
     with transaction(session):
         wo, po = locks.work_order(session, actor, wo_id, expected_version)
@@ -172,6 +180,7 @@ def report(
                 f"Line item {li.sequence} ({li.operation}) of {wo.number} is already {li.status};"
                 " it takes no more reports."
             )
+        _check_quantities(session, actor, wo, li, body.quantity_completed, body.quantity_scrapped)
         now = utcnow()
         li.status = line_item_after_report(li.status, body.done)
         li.quantity_completed += body.quantity_completed
@@ -180,6 +189,20 @@ def report(
         if body.done:
             li.actual_end = now
         _roll_up_quantities(wo)
+        entry = LineItemReport(
+            org_id=actor.org_id,
+            work_order_id=wo.id,
+            line_item_id=li.id,
+            quantity_completed=body.quantity_completed,
+            quantity_scrapped=body.quantity_scrapped,
+            done=body.done,
+            note=body.note,
+            actor_id=actor.user_id,
+            actor_email=actor.email,
+            at=now,
+        )
+        session.add(entry)
+        session.flush()
         _transition(
             session,
             actor,
@@ -188,10 +211,92 @@ def report(
             "report",
             reason=body.note,
             changes={
+                "report_id": str(entry.id),
                 "line_item": li.sequence,
                 "operation": li.operation,
                 "quantity_completed": str(body.quantity_completed),
                 "quantity_scrapped": str(body.quantity_scrapped),
+                "status": li.status.value,
+            },
+        )
+    return wo
+
+
+def reverse_report(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    line_item_id: uuid.UUID,
+    body: ReverseReportRequest,
+    expected_version: int | None = None,
+) -> WorkOrder:
+    """Undoes a report by a reversal: a report of its own that subtracts the first one's
+    quantities, with the reason; the first stays as it was. A `done` report reversed opens
+    its line item again. Operators reverse their own reports, planners anyone's."""
+    authorize(actor, "work_order.reverse_report")
+    with transaction(session):
+        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        li = _line_item(wo, line_item_id)
+        # A reversal is a report (of negative quantities): the same states allow it.
+        _decide(wo, po, "report")
+        original = session.scalars(
+            select(LineItemReport).where(
+                LineItemReport.id == body.report_id,
+                LineItemReport.line_item_id == li.id,
+                LineItemReport.org_id == actor.org_id,
+            )
+        ).first()
+        if original is None or original.reverses_id is not None:
+            raise ValidationProblem(
+                [
+                    FieldError(
+                        ["body", "report_id"], f"no report of line item {li.sequence} with this id"
+                    )
+                ]
+            )
+        authorize_reversal(actor, original.actor_id)
+        if session.scalar(
+            select(LineItemReport.id).where(LineItemReport.reverses_id == original.id)
+        ):
+            raise Conflict(f"That report of line item {li.sequence} is reversed already.")
+        if li.status is LineItemStatus.SKIPPED:
+            raise Conflict(f"Line item {li.sequence} ({li.operation}) was skipped.")
+        completed, scrapped = -original.quantity_completed, -original.quantity_scrapped
+        _check_quantities(session, actor, wo, li, completed, scrapped)
+        li.quantity_completed += completed
+        li.quantity_scrapped += scrapped
+        if original.done:
+            li.status, li.actual_end = LineItemStatus.IN_PROCESS, None
+        _roll_up_quantities(wo)
+        reversal = LineItemReport(
+            org_id=actor.org_id,
+            work_order_id=wo.id,
+            line_item_id=li.id,
+            quantity_completed=completed,
+            quantity_scrapped=scrapped,
+            done=False,
+            note=body.reason,
+            reverses_id=original.id,
+            actor_id=actor.user_id,
+            actor_email=actor.email,
+        )
+        session.add(reversal)
+        session.flush()
+        _transition(
+            session,
+            actor,
+            wo,
+            po,
+            "report",
+            recorded_as="reverse_report",
+            reason=body.reason,
+            changes={
+                "report_id": str(reversal.id),
+                "reverses": str(original.id),
+                "line_item": li.sequence,
+                "operation": li.operation,
+                "quantity_completed": str(completed),
+                "quantity_scrapped": str(scrapped),
                 "status": li.status.value,
             },
         )
@@ -361,7 +466,10 @@ def _transition(
     *,
     reason: str | None = None,
     changes: dict[str, Any] | None = None,
+    recorded_as: str | None = None,
 ) -> None:
+    """Takes `action` by the lifecycle and records it (as `recorded_as` when the event names
+    a more particular action than the lifecycle's, e.g. a reversal, which is a report)."""
     decision = decide_or_refuse(
         work_order_view(wo, po.state if po else None), action, "work order", wo.number
     )
@@ -374,7 +482,7 @@ def _transition(
         actor,
         ENTITY,
         wo.id,
-        action,
+        recorded_as or action,
         from_state=decision.from_state,
         to_state=decision.to_state,
         reason=reason,
@@ -398,14 +506,45 @@ def _line_item(wo: WorkOrder, line_item_id: uuid.UUID) -> LineItem:
     raise NotFound("line item", line_item_id)
 
 
+def _counts(wo: WorkOrder) -> list[LineItemCount]:
+    return [
+        LineItemCount(
+            li.sequence,
+            li.operation,
+            li.status is LineItemStatus.SKIPPED,
+            li.quantity_completed,
+            li.quantity_scrapped,
+        )
+        for li in wo.line_items
+    ]
+
+
+def _check_quantities(
+    session: Session,
+    actor: Actor,
+    wo: WorkOrder,
+    li: LineItem,
+    completed: Decimal,
+    scrapped: Decimal,
+) -> None:
+    """Refuses, with the numbers, quantities that could not have reached the line item."""
+    tolerance = session.scalar(
+        select(Organisation.over_production_tolerance_percent).where(
+            Organisation.id == actor.org_id
+        )
+    )
+    index = wo.line_items.index(li)
+    why = report_refusal(
+        _counts(wo), index, wo.quantity, tolerance or Decimal(0), completed, scrapped
+    )
+    if why is not None:
+        field = "quantity_completed" if completed else "quantity_scrapped"
+        raise ValidationProblem([FieldError(["body", field], why)])
+
+
 def _roll_up_quantities(wo: WorkOrder) -> None:
     """The work order has produced what its last operation has completed; scrap adds up."""
-    counted = [li for li in wo.line_items if li.status is not LineItemStatus.SKIPPED]
-    produced = counted[-1].quantity_completed if counted else Decimal(0)
-    wo.quantity_produced = max(wo.quantity_produced, produced)
-    wo.quantity_scrapped = max(
-        wo.quantity_scrapped, sum((li.quantity_scrapped for li in wo.line_items), Decimal(0))
-    )
+    wo.quantity_produced, wo.quantity_scrapped = produced(_counts(wo))
 
 
 def _final_quantity(reported: Decimal, given: Decimal | None, what: str) -> Decimal:

@@ -17,19 +17,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from taktline.db import Base, OrgScoped, new_id
+from taktline.db import Base, OrgScoped, new_id, utcnow
 from taktline.orders.lifecycle import LineItemStatus, State
 
 STATE_ENUM = Enum(State, native_enum=False, length=16, validate_strings=True, name="state")
+# A b-tree of numbers that serves LIKE 'WO-0123%' whatever the collation of the database
+# (PostgreSQL; on SQLite a plain one, where b-trees compare bytes anyway).
+PATTERN_OPS = {"number": "varchar_pattern_ops"}
 
 
 class ProductionOrder(OrgScoped, Base):
     __tablename__ = "production_orders"
     __table_args__ = (
         UniqueConstraint("org_id", "number"),
-        Index("ix_production_orders_org_state", "org_id", "state", "id"),
-        Index("ix_production_orders_org_owner", "org_id", "owner_id", "id"),
+        # As the work orders' (see there): an ordered walk per state, with the due date
+        # along for `due_before`; the owner's walk per state; number prefixes.
+        Index("ix_production_orders_org_state", "org_id", "state", "id", "due_date"),
+        Index("ix_production_orders_org_owner", "org_id", "owner_id", "state", "id"),
         Index("ix_production_orders_org_due", "org_id", "due_date"),
+        Index("ix_production_orders_org_number", "org_id", "number", postgresql_ops=PATTERN_OPS),
     )
 
     number: Mapped[str] = mapped_column(String(32))
@@ -54,6 +60,8 @@ class ProductionOrderItem(Base):
     __table_args__ = (
         UniqueConstraint("production_order_id", "position"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # The orders that make an item: `q` on item text.
+        Index("ix_production_order_items_org_item", "org_id", "item_id", "production_order_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -74,12 +82,32 @@ class WorkOrder(OrgScoped, Base):
     __table_args__ = (
         UniqueConstraint("org_id", "number"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        # One index per list filter, each led by the tenant and ending in the sort key.
-        Index("ix_work_orders_org_state", "org_id", "state", "id"),
+        # Lists page by id (time-ordered: creation order). A list is a merge of one walk per
+        # state, each down an index led by the tenant that yields its rows in id order and
+        # stops after a page; the filters that no such walk can serve find their rows first
+        # (see orders/reading.py). The due date rides along to be checked inside the index.
+        Index("ix_work_orders_org_state", "org_id", "state", "id", "due_date"),
         Index("ix_work_orders_org_production_order", "org_id", "production_order_id", "id"),
-        Index("ix_work_orders_org_item", "org_id", "item_id", "id"),
+        Index("ix_work_orders_org_item", "org_id", "item_id", "state", "id"),
         Index("ix_work_orders_org_due", "org_id", "due_date"),
-        Index("ix_work_orders_org_planned", "org_id", "planned_start", "planned_end"),
+        # The planned window: on PostgreSQL a GiST index (an R-tree over end and start: the
+        # work overlapping a window is found without stepping over all that ended after its
+        # start); on SQLite two covering b-trees, from the end and from the start, of which
+        # a list takes the one with less to step over.
+        Index(
+            "ix_work_orders_org_window",
+            "org_id",
+            "planned_end",
+            "planned_start",
+            "state",
+            "id",
+            postgresql_using="gist",
+        ),
+        Index(
+            "ix_work_orders_org_planned", "org_id", "planned_start", "planned_end", "state", "id"
+        ),
+        # Number prefixes: `q=WO-0123`.
+        Index("ix_work_orders_org_number", "org_id", "number", postgresql_ops=PATTERN_OPS),
     )
 
     number: Mapped[str] = mapped_column(String(32))
@@ -192,3 +220,33 @@ class WorkOrderDependency(Base):
         ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True
     )
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+
+class LineItemReport(Base):
+    """One report on a line item, as the operator gave it: quantities completed and scrapped
+    (negative in a reversal), done. Never changed: a mistaken report is undone by a reversal,
+    a report of its own that refers to it (`reverses_id`) with a reason."""
+
+    __tablename__ = "line_item_reports"
+    __table_args__ = (
+        # A report is reversed at most once.
+        UniqueConstraint("reverses_id"),
+        Index("ix_line_item_reports_work_order", "work_order_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE")
+    )
+    line_item_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_order_line_items.id", ondelete="CASCADE")
+    )
+    quantity_completed: Mapped[Decimal]
+    quantity_scrapped: Mapped[Decimal]
+    done: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("line_item_reports.id"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

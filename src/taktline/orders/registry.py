@@ -18,8 +18,9 @@ from taktline.orders.schemas import (
     CompleteRequest,
     ReasonRequest,
     ReportRequest,
+    ReverseReportRequest,
     ScheduleOrderRequest,
-    ScheduleRequest,
+    ScheduleWorkOrderRequest,
 )
 from taktline.permissions import Actor
 
@@ -60,12 +61,12 @@ ON_WORK_ORDERS: dict[str, Action] = {
                 s,
                 a,
                 wo,
-                start=(body or ScheduleRequest()).start,
-                windows=(body or ScheduleRequest()).line_items,
+                start=(body or ScheduleWorkOrderRequest()).start,
+                windows=(body or ScheduleWorkOrderRequest()).line_items,
                 expected_version=v,
             ),
             "Books its line items: on their windows, or laid out from `start`.",
-            body=ScheduleRequest,
+            body=ScheduleWorkOrderRequest,
         ),
         Action(
             "unschedule",
@@ -121,6 +122,15 @@ ON_WORK_ORDERS: dict[str, Action] = {
             lambda s, a, wo, li, body, v: actions.report(s, a, wo, _li(li), body, v),
             "Adds quantities to a line item; the first report starts it, `done` finishes it.",
             body=ReportRequest,
+            body_required=True,
+            on_line_item=True,
+        ),
+        Action(
+            "reverse_report",
+            "work_order",
+            lambda s, a, wo, li, body, v: actions.reverse_report(s, a, wo, _li(li), body, v),
+            "Undoes a report of the line item by a reversal, with the reason.",
+            body=ReverseReportRequest,
             body_required=True,
             on_line_item=True,
         ),

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter as FastAPIRouter
 from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
@@ -22,6 +21,7 @@ from taktline.orders.lifecycle import State
 from taktline.orders.models import ProductionOrder, WorkOrder
 from taktline.orders.registry import ON_PRODUCTION_ORDERS, ON_WORK_ORDERS, Action
 from taktline.orders.schemas import (
+    LineItemReportOut,
     ProductionOrderCreate,
     ProductionOrderOut,
     ProductionOrderUpdate,
@@ -29,7 +29,7 @@ from taktline.orders.schemas import (
     WorkOrderOut,
     WorkOrderUpdate,
 )
-from taktline.schemas import Page
+from taktline.schemas import Page, SearchText, Timestamp
 
 work_orders = APIRouter(prefix="/work-orders", tags=["work orders"])
 production_orders = APIRouter(prefix="/production-orders", tags=["production orders"])
@@ -137,12 +137,12 @@ def list_work_orders(
     resource_id: uuid.UUID | None = None,
     item_id: uuid.UUID | None = None,
     planned_from: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="Planned window overlaps [planned_from, planned_to)."),
     ] = None,
-    planned_to: AwareDatetime | None = None,
-    due_before: AwareDatetime | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Number or item text.")] = None,
+    planned_to: Timestamp | None = None,
+    due_before: Timestamp | None = None,
+    q: Annotated[SearchText | None, Query(description="Number or item text.")] = None,
 ) -> Page[WorkOrderOut]:
     rows, last = reading.list_work_orders(
         session,
@@ -190,6 +190,14 @@ for _action in ON_WORK_ORDERS.values():
     _add_action_route(work_orders, _action, "work_order_id", _work_order, WorkOrderOut)
 
 
+@work_orders.get("/{work_order_id}/reports")
+def work_order_reports(
+    work_order_id: uuid.UUID, session: SessionDep, actor: ActorDep
+) -> list[LineItemReportOut]:
+    """Every report of its line items as given, reversals included, oldest first."""
+    return reading.line_item_reports(session, actor, work_order_id)
+
+
 @work_orders.get("/{work_order_id}/events")
 def work_order_events(
     work_order_id: uuid.UUID, session: SessionDep, actor: ActorDep
@@ -230,10 +238,8 @@ def list_production_orders(
     paging: PageDep,
     state: Annotated[list[State] | None, Query(description="Repeatable.")] = None,
     owner_id: uuid.UUID | None = None,
-    due_before: AwareDatetime | None = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="Number, reference or item text.")
-    ] = None,
+    due_before: Timestamp | None = None,
+    q: Annotated[SearchText | None, Query(description="Number, reference or item text.")] = None,
 ) -> Page[ProductionOrderOut]:
     rows, last = reading.list_production_orders(
         session,

@@ -12,6 +12,7 @@ from taktline.schemas import (
     Minutes,
     Name,
     NonNegativeQuantity,
+    NoNul,
     PatchBody,
     PositiveQuantity,
     Priority,
@@ -23,7 +24,7 @@ from taktline.schemas import (
     Unit,
 )
 
-Instructions = Annotated[str, StringConstraints(max_length=10_000)]
+Instructions = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 MAX_LINE_ITEMS = 100
 MAX_ALTERNATIVES = 20
 MAX_DEPENDENCIES = 100
@@ -157,7 +158,7 @@ class LineItemWindow(RequestBody):
     _end_after_start = field_validator("planned_end")(_window_end)
 
 
-class ScheduleRequest(RequestBody):
+class ScheduleWorkOrderRequest(RequestBody):
     """Either windows for the line items, or `start` to lay them out back to back from then,
     each at the earliest time its resource is free. With neither, the planned windows the
     line items already have are booked."""
@@ -189,13 +190,32 @@ class ReportRequest(RequestBody):
     quantity_completed: NonNegativeQuantity = Decimal(0)
     quantity_scrapped: NonNegativeQuantity = Decimal(0)
     done: bool = False
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Self:
         if not self.done and self.quantity_completed == 0 and self.quantity_scrapped == 0:
             raise ValueError("report a quantity completed or scrapped, or done: true")
         return self
+
+
+class ReverseReportRequest(RequestBody):
+    report_id: uuid.UUID = Field(description="The report to reverse (GET .../reports).")
+    reason: Reason
+
+
+class LineItemReportOut(ResponseBody):
+    id: uuid.UUID
+    work_order_id: uuid.UUID
+    line_item_id: uuid.UUID
+    quantity_completed: Decimal
+    quantity_scrapped: Decimal
+    done: bool
+    note: str | None
+    reverses_id: uuid.UUID | None = Field(description="The report this one reverses.")
+    reversed: bool = Field(default=False, description="Whether a later report reverses it.")
+    actor_email: str | None
+    at: datetime
 
 
 class ResourceRef(ResponseBody):
@@ -266,9 +286,9 @@ class WorkOrderOut(RecordOut):
 
 # --- production orders ---------------------------------------------------------------------
 
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Notes = Annotated[str, StringConstraints(max_length=10_000)]
-MAX_WORK_ORDERS = 500
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
+Notes = Annotated[str, StringConstraints(max_length=10_000), NoNul]
+MAX_WORK_ORDERS = 1000
 
 
 class ProductionOrderItemIn(RequestBody):

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,6 +16,10 @@ class Organisation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How much more than can reach it a line item may report, in percent (0: none).
+    over_production_tolerance_percent: Mapped[Decimal] = mapped_column(
+        default=Decimal(0), server_default="0"
+    )
 
 
 class Facility(OrgScoped, Base):

@@ -1,9 +1,20 @@
+import uuid
+from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from taktline.schemas import Code, Name, PatchBody, RecordOut, RequestBody
+from taktline.schemas import (
+    Code,
+    Name,
+    NonNegativeQuantity,
+    PatchBody,
+    RecordOut,
+    RequestBody,
+    ResponseBody,
+    Text,
+)
 
 
 def _iana_zone(value: str) -> str:
@@ -14,7 +25,7 @@ def _iana_zone(value: str) -> str:
     return value
 
 
-TimeZone = Annotated[str, AfterValidator(_iana_zone)]
+TimeZone = Annotated[Text, AfterValidator(_iana_zone)]
 
 
 class FacilityCreate(RequestBody):
@@ -47,3 +58,15 @@ class CustomerUpdate(PatchBody):
 class CustomerOut(RecordOut):
     name: str
     code: str | None
+
+
+class OrganisationOut(ResponseBody):
+    id: uuid.UUID
+    name: str
+    over_production_tolerance_percent: Decimal = Field(
+        description="How much more than can reach it a line item may report, in percent."
+    )
+
+
+class OrganisationUpdate(PatchBody):
+    over_production_tolerance_percent: Annotated[NonNegativeQuantity, Field(le=100)] | None = None

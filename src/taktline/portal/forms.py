@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -21,10 +21,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import QueryParams
 
 from taktline.errors import FieldError, Problem, ValidationProblem
-from taktline.http import decode_cursor, field_errors_of, parse_version
+from taktline.http import checked, decode_cursor, field_errors_of, parse_version
 from taktline.orders.lifecycle import State
+from taktline.schemas import day_in_range, refuse_nul
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 # --- from posted fields to a body ------------------------------------------------------------
 
@@ -91,6 +93,23 @@ def kept(fields: Mapping[str, str]) -> dict[str, str]:
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 
+def on_plant_clock(text: str, zone: ZoneInfo) -> str:
+    """A datetime-local input (no zone) as the instant it is on the plant's clock, in UTC.
+
+    Not a real date and time ("2031-02-30T08:00"): left as typed, for the schema to refuse.
+    Past what a datetime holds once in UTC (year 9999 west of UTC, year 1 east of it): read
+    as UTC, which is as far outside the range, so that it is refused as outside the range.
+    """
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    try:
+        return local.replace(tzinfo=zone).astimezone(UTC).isoformat()
+    except OverflowError:
+        return local.replace(tzinfo=UTC).isoformat()
+
+
 def unflatten(fields: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
     """Fields named like `work_orders.0.line_items.1.operation` as nested data.
 
@@ -103,7 +122,7 @@ def unflatten(fields: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
         if not value:
             continue
         if _LOCAL_DATETIME.match(value):
-            value = datetime.fromisoformat(value).replace(tzinfo=zone).isoformat()
+            value = on_plant_clock(value, zone)
         *path, last = [int(p) if p.isdigit() else p for p in name.split(".")]
         node = root
         for part in path:
@@ -429,13 +448,21 @@ class Filters:
             ValidationProblem(self.errors) if self.errors else None, FILTER_LABELS, self.raw
         )
 
+    def _checked(self, check: Callable[[T], T], value: T, name: str) -> T | None:
+        """`value` through a check of taktline.schemas; refused, a message beside `name`."""
+        try:
+            return checked(check, value, ["query", name])
+        except ValidationProblem as problem:
+            self.refused(problem)
+            return None
+
     def text(self, name: str, max_length: int = 200) -> str | None:
         value = self.params.get(name, "").strip()
         self.raw[name] = value
         if len(value) > max_length:
             self.refuse(name, f"must be at most {max_length} characters")
             return None
-        return value or None
+        return self._checked(refuse_nul, value, name) or None
 
     def states(self) -> list[State]:
         chosen = self.params.getlist("state")
@@ -462,6 +489,8 @@ class Filters:
             day = date.fromisoformat(value)
         except ValueError:
             self.refuse(name, "must be a date (YYYY-MM-DD)")
+            return None
+        if self._checked(day_in_range, day, name) is None:
             return None
         if end:
             day += timedelta(days=1)

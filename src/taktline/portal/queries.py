@@ -13,29 +13,33 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, true, tuple_
 from sqlalchemy.orm import Session
 
+from taktline.db import UTCDateTime
 from taktline.errors import NotFound
 from taktline.items.models import Item
 from taktline.orders import reading
 from taktline.orders.lifecycle import (
     ACCEPTS_WORK_ORDERS,
     BOOKED_STATES,
+    FINISHED_LINE_ITEM,
     OPEN_STATES,
     LineItemStatus,
-    Punctuality,
     State,
-    punctuality,
-    slack,
 )
 from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
 from taktline.orders.schemas import LineItemOut, ProductionOrderOut, WorkOrderOut
 from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.permissions import Actor
-from taktline.portal.charts import hours_per_window
 from taktline.resources.capacity import Window
 from taktline.resources.models import Resource, ResourceBooking
+from taktline.scheduling.bottlenecks import (
+    hours_between,
+    late_or_at_risk_sql,
+    late_sql,
+    slack_us_sql,
+)
 
 Options = list[tuple[str, str]]
 # States shown on the dashboard: DELETED work orders are gone from totals.
@@ -45,13 +49,25 @@ COUNTED_STATES = tuple(s for s in State if s is not State.DELETED)
 
 
 def state_counts(session: Session, org_id: uuid.UUID) -> dict[State, int]:
-    rows = session.execute(
-        select(WorkOrder.state, func.count())
-        .where(WorkOrder.org_id == org_id, WorkOrder.state != State.DELETED)
-        .group_by(WorkOrder.state)
-    )
-    found = dict(rows.all())
-    return {state: int(found.get(state, 0)) for state in COUNTED_STATES}
+    """How many work orders are in each state (DELETED left out), in one statement: a count
+    per state, each along the (organisation, state, id) index (walking it in id order is what
+    makes PostgreSQL count the index rather than read the table, for the largest state)."""
+    counts = session.execute(
+        select(
+            *(
+                select(func.count())
+                .select_from(
+                    select(WorkOrder.id)
+                    .where(WorkOrder.org_id == org_id, WorkOrder.state == state)
+                    .order_by(WorkOrder.id)
+                    .subquery()
+                )
+                .scalar_subquery()
+                for state in COUNTED_STATES
+            )
+        )
+    ).one()
+    return {state: int(n) for state, n in zip(COUNTED_STATES, counts, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -71,11 +87,43 @@ class DueRow:
     """Due date minus the planned end (or now, without a planned end): negative when late."""
 
 
-def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime) -> list[DueRow]:
-    """Open work orders that are late or at risk, as `orders.lifecycle.punctuality` says, the
-    latest first. One query over the open work orders with a due date (their count is
-    bounded by what a plant has in progress); each is judged by the one definition."""
-    rows = session.execute(
+@dataclass(frozen=True)
+class DueList:
+    rows: list[DueRow]
+    """The least slack first, at most the limit asked for."""
+    late: int
+    at_risk: int
+
+
+def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime, limit: int) -> DueList:
+    """The open work orders that are late or at risk, as `orders.lifecycle.punctuality`
+    says (in SQL: `late_sql`, `late_or_at_risk_sql`): how many of each, and the `limit` with
+    the least slack (the latest first). One query."""
+    late = late_sql(now)
+    slack_us = slack_us_sql(now).label("slack_us")
+    # The few with the least slack, and the counts, over every row that qualifies (the
+    # window is taken before the limit), carrying no more than they are ranked by.
+    worst = (
+        select(
+            WorkOrder.id,
+            WorkOrder.number,
+            late.label("late"),
+            slack_us,
+            func.sum(case((late, 1), else_=0)).over().label("n_late"),
+            func.count().over().label("n_all"),
+        )
+        # (no index on the due date is worth walking: each state's, then the rows)
+        .where(
+            WorkOrder.org_id == org_id,
+            WorkOrder.state.in_(OPEN_STATES),
+            late_or_at_risk_sql(now),
+        )
+        .order_by(slack_us, WorkOrder.number)
+        .limit(limit)
+        .subquery()
+    )
+    w = worst.c
+    rows: Sequence[Any] = session.execute(
         select(
             WorkOrder.id,
             WorkOrder.number,
@@ -87,28 +135,39 @@ def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime) -> list
             WorkOrder.unit,
             WorkOrder.due_date,
             WorkOrder.planned_end,
+            w.late,
+            w.slack_us,
+            w.n_late,
+            w.n_all,
         )
+        .select_from(worst)
+        .join(WorkOrder, WorkOrder.id == w.id)
         .join(Item, Item.id == WorkOrder.item_id)
-        .where(
-            WorkOrder.org_id == org_id,
-            WorkOrder.state.in_(OPEN_STATES),
-            WorkOrder.due_date.is_not(None),
-        )
-    )
-    found = []
-    for wo_id, number, state, hold, sku, name, qty, unit, due, planned_end in rows:
+        .order_by(w.slack_us, w.number)
+    ).all()
+    found, counts = [], (0, 0)
+    for row in rows:
+        wo_id, number, state, hold, sku, name, qty, unit, due, end, is_late, left = row[:12]
         assert due is not None
-        judged = punctuality(state, due, planned_end, now)
-        if judged in (Punctuality.LATE, Punctuality.AT_RISK):
-            late = judged is Punctuality.LATE
-            left = slack(due, planned_end, now)
-            found.append(
-                DueRow(
-                    wo_id, number, state, hold, sku, name, qty, unit, due, planned_end, late, left
-                )
+        found.append(
+            DueRow(
+                wo_id,
+                number,
+                state,
+                hold,
+                sku,
+                name,
+                qty,
+                unit,
+                due,
+                end,
+                bool(is_late),
+                timedelta(microseconds=int(left)),
             )
-    found.sort(key=lambda r: (r.slack, r.number))
-    return found
+        )
+        counts = (int(row[12]), int(row[13]))
+    n_late, n_all = counts
+    return DueList(found, n_late, n_all - n_late)
 
 
 # --- resources and their load --------------------------------------------------------------
@@ -146,33 +205,43 @@ def resource(session: Session, actor: Actor, resource_id: uuid.UUID) -> Resource
     return ResourceRow(row[0], row[1], row[2])
 
 
+def _org_resources(org_id: uuid.UUID) -> ColumnElement[bool]:
+    """Bookings of the organisation's resources: by the (resource, window) index."""
+    return ResourceBooking.resource_id.in_(select(Resource.id).where(Resource.org_id == org_id))
+
+
 def booked_hours(
     session: Session,
     org_id: uuid.UUID,
     windows: Sequence[Window],
     *,
-    resource_id: uuid.UUID | None = None,
+    resource_ids: Sequence[uuid.UUID] | None = None,
 ) -> dict[uuid.UUID, list[float]]:
-    """Booked hours of each resource inside each window (bookings clipped to it), from one
-    query of the bookings that overlap any of the windows. Resources without bookings are
-    left out: read with `.get(id, zeros)`."""
+    """Booked hours of each resource (of the organisation's, or of `resource_ids`) inside
+    each window (bookings clipped to it, a resource running two jobs at once counting
+    both), summed in one aggregate query. Resources without bookings are left out: read
+    with `.get(id, zeros)`."""
     if not windows:
         return {}
-    lo = min(w[0] for w in windows)
-    hi = max(w[1] for w in windows)
-    stmt = select(
-        ResourceBooking.resource_id, ResourceBooking.starts_at, ResourceBooking.ends_at
-    ).where(
-        ResourceBooking.org_id == org_id,
-        ResourceBooking.starts_at < hi,
-        ResourceBooking.ends_at > lo,
+    b = ResourceBooking
+    sums = []
+    for lo, hi in windows:
+        starts = case((b.starts_at > lo, b.starts_at), else_=literal(lo, UTCDateTime()))
+        ends = case((b.ends_at < hi, b.ends_at), else_=literal(hi, UTCDateTime()))
+        inside = and_(b.starts_at < hi, b.ends_at > lo)
+        sums.append(func.sum(case((inside, hours_between(ends, starts)), else_=0.0)))
+    stmt = (
+        select(b.resource_id, *sums)
+        .where(
+            _on_resources(org_id, resource_ids),
+            b.starts_at < max(w[1] for w in windows),
+            b.ends_at > min(w[0] for w in windows),
+        )
+        .group_by(b.resource_id)
     )
-    if resource_id is not None:
-        stmt = stmt.where(ResourceBooking.resource_id == resource_id)
-    spans: dict[uuid.UUID, list[Window]] = {}
-    for rid, start, end in session.execute(stmt):
-        spans.setdefault(rid, []).append((start, end))
-    return {rid: hours_per_window(windows, booked) for rid, booked in spans.items()}
+    return {
+        rid: [float(h or 0.0) for h in per_window] for rid, *per_window in session.execute(stmt)
+    }
 
 
 # --- bookings with their work orders ---------------------------------------------------------
@@ -202,33 +271,82 @@ class BookedLine:
     ends_at: datetime
 
 
-# The columns of a BookedLine, by its field names.
-_BOOKED_COLUMNS = {
-    "work_order_id": WorkOrder.id,
-    "number": WorkOrder.number,
-    "state": WorkOrder.state,
-    "on_hold": WorkOrder.on_hold,
-    "line_item_id": LineItem.id,
-    "sequence": LineItem.sequence,
-    "operation": LineItem.operation,
-    "status": LineItem.status,
-    "item_sku": Item.sku,
-    "item_name": Item.name,
-    "quantity": WorkOrder.quantity,
-    "unit": WorkOrder.unit,
-}
+def _booked_lines(
+    session: Session,
+    found: Sequence[Sequence[Any]],
+    work_orders: dict[uuid.UUID, Any] | None = None,
+) -> list[BookedLine]:
+    """BookedLines of (resource, booking, work order, line item, start, end), with their work
+    orders (read here unless given), line items and items, in a fixed number of queries: by
+    their ids, so that each is looked up by its key however the planner estimates them."""
+    if not found:
+        return []
+    if work_orders is None:
+        work_orders = {
+            row.id: row
+            for row in session.execute(
+                select(
+                    WorkOrder.id,
+                    WorkOrder.number,
+                    WorkOrder.state,
+                    WorkOrder.on_hold,
+                    WorkOrder.item_id,
+                    WorkOrder.quantity,
+                    WorkOrder.unit,
+                ).where(WorkOrder.id.in_({f[2] for f in found}))
+            )
+        }
+    lines = {
+        row.id: row
+        for row in session.execute(
+            select(LineItem.id, LineItem.sequence, LineItem.operation, LineItem.status).where(
+                LineItem.id.in_({f[3] for f in found})
+            )
+        )
+    }
+    items = {
+        row.id: row
+        for row in session.execute(
+            select(Item.id, Item.sku, Item.name).where(
+                Item.id.in_({w.item_id for w in work_orders.values()})
+            )
+        )
+    }
+    out = []
+    for rid, booking_id, wo_id, li_id, starts, ends in found:
+        wo, li = work_orders[wo_id], lines[li_id]
+        item = items[wo.item_id]
+        out.append(
+            BookedLine(
+                rid,
+                booking_id,
+                wo_id,
+                wo.number,
+                wo.state,
+                wo.on_hold,
+                li_id,
+                li.sequence,
+                li.operation,
+                li.status,
+                item.sku,
+                item.name,
+                wo.quantity,
+                wo.unit,
+                starts,
+                ends,
+            )
+        )
+    return out
 
 
-def _booked_line(
-    resource_id: uuid.UUID,
-    booking_id: uuid.UUID | None,
-    columns: Sequence[Any],
-    starts_at: datetime,
-    ends_at: datetime,
-) -> BookedLine:
-    """A BookedLine from the values of _BOOKED_COLUMNS, in their order."""
-    named = dict(zip(_BOOKED_COLUMNS, columns, strict=True))
-    return BookedLine(resource_id, booking_id, starts_at=starts_at, ends_at=ends_at, **named)
+def _on_resources(
+    org_id: uuid.UUID, resource_ids: Sequence[uuid.UUID] | None
+) -> ColumnElement[bool]:
+    """Bookings of these resources (of the organisation's, when None): along the bookings'
+    (resource, start) index."""
+    if resource_ids is None:
+        return _org_resources(org_id)
+    return ResourceBooking.resource_id.in_(list(resource_ids))
 
 
 def bookings(
@@ -237,54 +355,65 @@ def bookings(
     start: datetime,
     end: datetime | None = None,
     *,
-    resource_id: uuid.UUID | None = None,
+    resource_ids: Sequence[uuid.UUID] | None = None,
     limit: int | None = None,
 ) -> list[BookedLine]:
-    """The bookings overlapping [start, end) (end None: every one after start), joined to
-    their line items, work orders and items, in time order; one query."""
-    stmt = (
-        select(
-            ResourceBooking.resource_id,
-            ResourceBooking.id,
-            *_BOOKED_COLUMNS.values(),
-            ResourceBooking.starts_at,
-            ResourceBooking.ends_at,
-        )
-        .join(LineItem, LineItem.id == ResourceBooking.line_item_id)
-        .join(WorkOrder, WorkOrder.id == ResourceBooking.work_order_id)
-        .join(Item, Item.id == WorkOrder.item_id)
-        .where(ResourceBooking.org_id == org_id, ResourceBooking.ends_at > start)
-        .order_by(ResourceBooking.starts_at, ResourceBooking.id)
-    )
+    """The bookings of the organisation's resources (or of `resource_ids`, which the caller
+    found to be its own) overlapping [start, end) (end None: every one after start), the
+    first `limit` in time order, with their line items, work orders and items; four
+    queries."""
+    b = ResourceBooking
+    stmt = select(b.resource_id, b.id, b.work_order_id, b.line_item_id, b.starts_at, b.ends_at)
+    stmt = stmt.where(_on_resources(org_id, resource_ids), b.ends_at > start)
     if end is not None:
-        stmt = stmt.where(ResourceBooking.starts_at < end)
-    if resource_id is not None:
-        stmt = stmt.where(ResourceBooking.resource_id == resource_id)
+        stmt = stmt.where(b.starts_at < end)
+    stmt = stmt.order_by(b.starts_at, b.id)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [
-        _booked_line(rid, booking_id, rest[:-2], rest[-2], rest[-1])
-        for rid, booking_id, *rest in session.execute(stmt)
-    ]
+    return _booked_lines(session, session.execute(stmt).all())
 
 
 def completed_line_items(
     session: Session, org_id: uuid.UUID, start: datetime, end: datetime, *, limit: int
 ) -> list[BookedLine]:
     """Line items of COMPLETED work orders whose planned window overlaps [start, end): the
-    work just done, which holds no booking any more. One query."""
-    stmt = (
+    work just done, which holds no booking any more; the first `limit` by planned start.
+    Three queries: the first `limit` work orders whose window overlaps (a work order's
+    window holds its line items'), their line items, their items."""
+    done = {
+        row.id: row
+        for row in session.execute(
+            select(
+                WorkOrder.id,
+                WorkOrder.number,
+                WorkOrder.state,
+                WorkOrder.on_hold,
+                WorkOrder.item_id,
+                WorkOrder.quantity,
+                WorkOrder.unit,
+            )
+            .where(
+                WorkOrder.org_id == org_id,
+                WorkOrder.state == State.COMPLETED,
+                WorkOrder.planned_end > start,
+                WorkOrder.planned_start < end,
+            )
+            .order_by(WorkOrder.planned_start, WorkOrder.id)
+            .limit(limit)
+        )
+    }
+    if not done:
+        return []
+    rows = session.execute(
         select(
             LineItem.resource_id,
-            *_BOOKED_COLUMNS.values(),
+            LineItem.work_order_id,
+            LineItem.id,
             LineItem.planned_start,
             LineItem.planned_end,
         )
-        .join(WorkOrder, WorkOrder.id == LineItem.work_order_id)
-        .join(Item, Item.id == WorkOrder.item_id)
         .where(
-            LineItem.org_id == org_id,
-            WorkOrder.state == State.COMPLETED,
+            LineItem.work_order_id.in_(list(done)),
             LineItem.resource_id.is_not(None),
             LineItem.planned_start < end,
             LineItem.planned_end > start,
@@ -293,12 +422,12 @@ def completed_line_items(
         .limit(limit)
     )
     found = []
-    for rid, *rest, planned_start, planned_end in session.execute(stmt):
+    for rid, wo_id, li_id, planned_start, planned_end in rows:
         assert rid is not None
         assert planned_start is not None
         assert planned_end is not None
-        found.append(_booked_line(rid, None, rest, planned_start, planned_end))
-    return found
+        found.append((rid, None, wo_id, li_id, planned_start, planned_end))
+    return _booked_lines(session, found, done)
 
 
 # --- open production orders ----------------------------------------------------------------
@@ -371,90 +500,184 @@ class QueueEntry:
         return action in self.work_order.allowed_actions
 
 
-def _on_resource(resource_id: uuid.UUID) -> ColumnElement[bool]:
-    return WorkOrder.id.in_(
-        select(LineItem.work_order_id).where(LineItem.resource_id == resource_id)
+QUEUE_PAGE = 20
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a resource's queue: its line items of SCHEDULED and IN_PROCESS work, the
+    work in process first, then by planned start."""
+
+    entries: list[QueueEntry]
+    page: int
+    size: int
+    queued: int
+    """Line items in the whole queue."""
+    waiting: int
+    """Of them, those not finished: the work still to do."""
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.queued // self.size))
+
+
+# A resource's bookings are its queue: a line item holds one exactly while its work order is
+# SCHEDULED or IN_PROCESS (booked when scheduled, released when completed, canceled or
+# unscheduled).
+
+
+def _queue_rows(
+    session: Session, org_id: uuid.UUID, resource_id: uuid.UUID, page: int, size: int
+) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
+    """(work order, line item, work order version) of the page, in queue order: the work in
+    process (a few line items, read whole), then the SCHEDULED work by planned start, read
+    along the bookings' (resource, start) index as far as the page goes."""
+    b = ResourceBooking
+    rows = (
+        select(WorkOrder.id, LineItem.id, WorkOrder.version)
+        .select_from(b)
+        .join(WorkOrder, WorkOrder.id == b.work_order_id)
+        .join(LineItem, LineItem.id == b.line_item_id)
+        .where(b.resource_id == resource_id, WorkOrder.org_id == org_id)
+        .order_by(b.starts_at, WorkOrder.number, LineItem.sequence)
     )
+    running = session.execute(rows.where(WorkOrder.state == State.IN_PROCESS)).all()
+    offset = (page - 1) * size
+    found = list(running[offset : offset + size])
+    if len(found) < size:
+        found += session.execute(
+            rows.where(WorkOrder.state == State.SCHEDULED)
+            .limit(size - len(found))
+            .offset(max(0, offset - len(running)))
+        ).all()
+    return [(wo_id, li_id, version) for wo_id, li_id, version in found]
 
 
-def queue(session: Session, actor: Actor, resource_id: uuid.UUID) -> list[QueueEntry]:
-    """The line items on a resource of its SCHEDULED and IN_PROCESS work orders, by planned
-    start. Each work order comes with all its line items and its allowed actions (the
-    lifecycle needs them all: completing needs every line item finished)."""
+def queue_sizes(
+    session: Session, org_id: uuid.UUID, resource_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """How many line items each resource has queued, and how many of them are still to do
+    (not DONE or SKIPPED), in two aggregate queries: the bookings per resource (along their
+    index), less the finished line items of the work in process (only work in process has
+    any)."""
+    b = ResourceBooking
+    which = b.resource_id == resource_id if resource_id is not None else _org_resources(org_id)
+    queued = dict(
+        session.execute(
+            select(b.resource_id, func.count()).where(which).group_by(b.resource_id)
+        ).all()
+    )
+    # Every line item of work in process holds a booking on its resource.
+    in_process = select(WorkOrder.id).where(
+        WorkOrder.org_id == org_id, WorkOrder.state == State.IN_PROCESS
+    )
+    finished = dict(
+        session.execute(
+            select(LineItem.resource_id, func.count())
+            .where(
+                LineItem.work_order_id.in_(in_process),
+                LineItem.status.in_(FINISHED_LINE_ITEM),
+                LineItem.resource_id == resource_id if resource_id is not None else true(),
+            )
+            .group_by(LineItem.resource_id)
+        ).all()
+    )
+    return {rid: (int(n), int(n) - int(finished.get(rid, 0))) for rid, n in queued.items()}
+
+
+def queue(
+    session: Session, actor: Actor, resource_id: uuid.UUID, page: int = 1, size: int = QUEUE_PAGE
+) -> QueuePage:
+    """A page of the line items queued on a resource (see QueuePage). Each work order comes
+    with all its line items and its allowed actions (the lifecycle needs them all:
+    completing needs every line item finished). Five queries (four without work)."""
+    queued, waiting = queue_sizes(session, actor.org_id, resource_id).get(resource_id, (0, 0))
+    rows = _queue_rows(session, actor.org_id, resource_id, page, size) if queued else []
+    if not rows:
+        return QueuePage([], page, size, queued, waiting)
     orders = session.scalars(
-        select(WorkOrder).where(
-            WorkOrder.org_id == actor.org_id,
-            WorkOrder.state.in_(BOOKED_STATES),
-            _on_resource(resource_id),
-        )
+        select(WorkOrder).where(WorkOrder.id.in_({wo_id for wo_id, _, _ in rows}))
     ).all()
-    if not orders:
-        return []
-    presented = reading.present_work_orders(session, orders)
+    presented = {out.id: out for out in reading.present_work_orders(session, orders)}
     items = {
         i: (sku, name)
         for i, sku, name in session.execute(
             select(Item.id, Item.sku, Item.name).where(Item.id.in_({o.item_id for o in orders}))
         )
     }
-    entries = [
-        QueueEntry(out, li, *items[out.item_id])
-        for out in presented
-        for li in out.line_items
-        if li.resource_id == resource_id
-    ]
-    far = datetime.max.replace(tzinfo=None)
-    entries.sort(
-        key=lambda e: (
-            e.line_item.planned_start.replace(tzinfo=None) if e.line_item.planned_start else far,
-            e.work_order.number,
-            e.line_item.sequence,
+    entries = []
+    for wo_id, li_id, _ in rows:
+        out = presented[wo_id]
+        li = next(li for li in out.line_items if li.id == li_id)
+        entries.append(QueueEntry(out, li, *items[out.item_id]))
+    return QueuePage(entries, page, size, queued, waiting)
+
+
+def queue_page_of(
+    session: Session, actor: Actor, resource_id: uuid.UUID, work_order_id: uuid.UUID
+) -> int:
+    """The page of a resource's queue that shows the work order's first line item there (1
+    when it is not queued)."""
+    b = ResourceBooking
+    running = case((WorkOrder.state == State.IN_PROCESS, 0), else_=1)
+    order = (running, b.starts_at, WorkOrder.number, LineItem.sequence)
+    queued = (
+        select(func.count())
+        .select_from(b)
+        .join(WorkOrder, WorkOrder.id == b.work_order_id)
+        .join(LineItem, LineItem.id == b.line_item_id)
+        .where(
+            b.resource_id == resource_id,
+            WorkOrder.org_id == actor.org_id,
+            WorkOrder.state.in_(BOOKED_STATES),
         )
     )
-    return entries
+    key = session.execute(
+        select(*order)
+        .select_from(b)
+        .join(WorkOrder, WorkOrder.id == b.work_order_id)
+        .join(LineItem, LineItem.id == b.line_item_id)
+        .where(
+            b.resource_id == resource_id,
+            b.work_order_id == work_order_id,
+            WorkOrder.org_id == actor.org_id,
+            WorkOrder.state.in_(BOOKED_STATES),
+        )
+        .order_by(*order)
+        .limit(1)
+    ).first()
+    if key is None:
+        return 1
+    typed = (literal(v, c.type) for v, c in zip(key, order, strict=True))  # type: ignore[attr-defined]
+    before = session.scalar(queued.where(tuple_(*order) < tuple_(*typed)))
+    return int(before or 0) // QUEUE_PAGE + 1
 
 
-def stamp_of(versions: Iterable[tuple[uuid.UUID, int]]) -> str:
-    """A short hash of work orders' ids and versions: it changes whenever one of them changes
-    (every action bumps the version), joins or leaves the set."""
+def stamp_of(versions: Iterable[tuple[uuid.UUID, int]], queued: int = 0) -> str:
+    """A short hash of work orders' ids and versions and of the size of their queue: it
+    changes whenever one of them changes (every action bumps the version), joins or leaves
+    the set, or work joins or leaves the queue."""
     digest = hashlib.sha256()
     for wo_id, version in sorted(set(versions)):
         digest.update(f"{wo_id}:{version};".encode())
+    digest.update(f"#{queued}".encode())
     return digest.hexdigest()[:16]
 
 
-def queue_stamp(session: Session, actor: Actor, resource_id: uuid.UUID) -> str:
-    """The stamp of a resource's queue, from two small queries: the page polls it and
-    reloads when it changes. Another organisation's resource is not found."""
+def queue_stamp(
+    session: Session, actor: Actor, resource_id: uuid.UUID, page: int = 1, size: int = QUEUE_PAGE
+) -> str:
+    """The stamp of a page of a resource's queue (as `queue` shows it), from three small
+    queries: the page polls it and reloads when it changes. Another organisation's
+    resource is not found."""
     owned = session.scalar(
         select(Resource.id).where(Resource.id == resource_id, Resource.org_id == actor.org_id)
     )
     if owned is None:
         raise NotFound("resource", resource_id)
-    rows = session.execute(
-        select(WorkOrder.id, WorkOrder.version).where(
-            WorkOrder.org_id == actor.org_id,
-            WorkOrder.state.in_(BOOKED_STATES),
-            _on_resource(resource_id),
-        )
-    )
-    return stamp_of(rows)
-
-
-def queue_sizes(session: Session, org_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    """How many unfinished line items each resource has queued, in one query."""
-    rows = session.execute(
-        select(LineItem.resource_id, func.count())
-        .join(WorkOrder, WorkOrder.id == LineItem.work_order_id)
-        .where(
-            WorkOrder.org_id == org_id,
-            WorkOrder.state.in_(BOOKED_STATES),
-            LineItem.status.in_((LineItemStatus.PENDING, LineItemStatus.IN_PROCESS)),
-            LineItem.resource_id.is_not(None),
-        )
-        .group_by(LineItem.resource_id)
-    )
-    return {rid: int(n) for rid, n in rows if rid is not None}
+    queued, _ = queue_sizes(session, actor.org_id, resource_id).get(resource_id, (0, 0))
+    rows = _queue_rows(session, actor.org_id, resource_id, page, size) if queued else []
+    return stamp_of(((wo_id, version) for wo_id, _, version in rows), queued)
 
 
 # --- the organisation --------------------------------------------------------------------------
@@ -563,10 +786,20 @@ def order_numbers(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
     return dict(rows.all())
 
 
+def _org_of(po_ids: Iterable[uuid.UUID]) -> ColumnElement[bool]:
+    """Work orders of these production orders' organisation: by the index that the tenant
+    leads (orders' work orders are of their organisation)."""
+    return WorkOrder.org_id.in_(
+        select(ProductionOrder.org_id).where(ProductionOrder.id.in_(list(po_ids)))
+    )
+
+
 def work_order_numbers(session: Session, po_id: uuid.UUID) -> dict[uuid.UUID, str]:
     """Every work order of a production order, DELETED ones too: its timeline names them."""
     rows = session.execute(
-        select(WorkOrder.id, WorkOrder.number).where(WorkOrder.production_order_id == po_id)
+        select(WorkOrder.id, WorkOrder.number).where(
+            _org_of([po_id]), WorkOrder.production_order_id == po_id
+        )
     )
     return dict(rows.all())
 
@@ -574,7 +807,11 @@ def work_order_numbers(session: Session, po_id: uuid.UUID) -> dict[uuid.UUID, st
 def live_work_orders(session: Session, po_id: uuid.UUID) -> Sequence[WorkOrder]:
     return session.scalars(
         select(WorkOrder)
-        .where(WorkOrder.production_order_id == po_id, WorkOrder.state != State.DELETED)
+        .where(
+            _org_of([po_id]),
+            WorkOrder.production_order_id == po_id,
+            WorkOrder.state != State.DELETED,
+        )
         .order_by(WorkOrder.id)
     ).all()
 
@@ -598,7 +835,11 @@ def open_work(session: Session, po_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
             func.max(WorkOrder.planned_end),
             func.sum(case((WorkOrder.on_hold.is_(True), 1), else_=0)),
         )
-        .where(WorkOrder.production_order_id.in_(po_ids), WorkOrder.state.in_(OPEN_STATES))
+        .where(
+            _org_of(po_ids),
+            WorkOrder.production_order_id.in_(po_ids),
+            WorkOrder.state.in_(OPEN_STATES),
+        )
         .group_by(WorkOrder.production_order_id)
     )
     return {po_id: OpenWork(end, int(held or 0)) for po_id, end, held in rows if po_id}

@@ -64,6 +64,7 @@ def login(
     # The sign-in form has no session yet: its token must match the cookie set with the form
     # (a forged cross-site post cannot read or set that cookie).
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    retry_after: object = None
     if not expected or not security.csrf_matches(expected, csrf_token):
         error, status = "The sign-in form expired. Please try again.", 403
     else:
@@ -72,6 +73,7 @@ def login(
             token = security.sign_in(session, email, password, client)
         except Problem as problem:
             error, status = problem.detail, problem.status
+            retry_after = problem.extensions.get("retry_after_seconds")
         else:
             signed_in = redirect(_safe_next(next))
             set_session_cookie(request, signed_in, token)
@@ -89,6 +91,8 @@ def login(
         login_csrf=fresh,
     )
     response.set_cookie(LOGIN_CSRF_COOKIE, fresh, httponly=True, samesite="strict", max_age=3600)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

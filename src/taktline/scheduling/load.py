@@ -1,5 +1,6 @@
 """From the database to the solver: one problem of the work to schedule, read in a fixed
-number of queries, used by the preview, the apply and the bottleneck analysis alike.
+number of queries, used by the preview and the apply alike (the bottleneck analysis reads
+the bookings in aggregate instead: scheduling/bottlenecks.py).
 
 - Times are whole minutes from the horizon start (rounded up to a whole UTC minute): a
   line item's duration is the one duration rule of `orders.booking` on the chosen resource.
@@ -42,13 +43,11 @@ from taktline.orders.models import (
 from taktline.resources.capacity import over_capacity_per_run
 from taktline.resources.models import Resource
 from taktline.scheduling.snapshots import (
-    MAX_BOTTLENECK_SPAN,
     MAX_CALENDAR_SPAN,
     MAX_DURATION_MINUTES,
     MIN_CALENDAR_SPAN,
     MINUTE,
     WEEK_MINUTES,
-    BookedPlan,
     LineItemSnap,
     ModeSnap,
     Plan,
@@ -61,7 +60,6 @@ from taktline.scheduling.snapshots import (
     unschedulable,
 )
 from taktline.solver.problem import (
-    Assignment,
     Job,
     Mode,
     Objective,
@@ -84,8 +82,10 @@ def build_plan(
     calendar_span: timedelta | None = None,
 ) -> Plan:
     """The problem of `scope` from `origin` (a whole minute), read in a fixed number of
-    queries. Raises `Unschedulable` (422) for work that can never be placed, `NotFound` for
-    ids not of the organisation, `Conflict` for work orders that are not open."""
+    queries. Work orders without line items (and the work waiting for them) are left out,
+    in `skipped` with the reason. Raises `Unschedulable` (422) for other work that can never
+    be placed, `NotFound` for ids not of the organisation, `Conflict` for work orders that
+    are not open."""
     movable_rows, in_scope_fixed = _load_movable(session, org_id, scope)
     alternatives = reading.alternatives_of(
         session, [li.id for wo in movable_rows for li in wo.line_items]
@@ -124,13 +124,29 @@ def build_plan(
     for row in movable_rows:
         for item in row.line_items:
             modes[item.id] = _eligible_modes(row, item, alternatives.get(item.id, []), resources)
-    movable = [snapshot(wo, modes) for wo in movable_rows]
-    for snap in movable:
-        if not snap.line_items:
-            raise unschedulable(snap, None, "it has no line items")
+    # A work order without line items has nothing to place, and nor has the work that waits
+    # for it (directly or through others): they are left out, and the rest is scheduled.
+    snaps = [snapshot(wo, modes) for wo in movable_rows]
+    left_out = {s.id: "it has no line items" for s in snaps if not s.line_items}
+    number_of = {s.id: s.number for s in snaps}
+    waiting = sorted(
+        (e for e in edges if e[0] in movable_ids and e[1] in movable_ids),
+        key=lambda e: (str(e[0]), str(e[1])),
+    )
+    grew = bool(left_out)
+    while grew:
+        grew = False
+        for after, before in waiting:
+            if before in left_out and after not in left_out:
+                left_out[after] = f"it waits for {number_of[before]}, which is left out"
+                grew = True
+    movable = [s for s in snaps if s.id not in left_out]
+    skipped: list[tuple[WorkOrderSnap, str]] = [
+        (s, left_out[s.id]) for s in snaps if s.id in left_out
+    ]
+    movable_ids = {s.id for s in movable}
 
     fixed: list[tuple[WorkOrderSnap, str]] = []
-    skipped: list[tuple[WorkOrderSnap, str]] = []
     for wo in sorted(others.values(), key=lambda w: w.id):
         snap = snapshot(wo)
         if snap.complete_windows:
@@ -408,61 +424,6 @@ def _snap_head(wo: WorkOrder) -> WorkOrderSnap:
         wo.quantity, wo.unit, wo.due_date, wo.priority, wo.release_at, wo.planned_start,
         wo.planned_end, (),
     )  # fmt: skip
-
-
-def load_booked(session: Session, org_id: uuid.UUID, start: datetime, end: datetime) -> BookedPlan:
-    """The booked work (SCHEDULED and IN_PROCESS) overlapping [start, end) on the active
-    resources (and any inactive one it uses), with the calendars, in fixed queries."""
-    booked = list(
-        session.scalars(
-            select(WorkOrder)
-            .where(
-                WorkOrder.org_id == org_id,
-                WorkOrder.state.in_(BOOKED_STATES),
-                WorkOrder.planned_end > start,
-                WorkOrder.planned_start < end,
-            )
-            .order_by(WorkOrder.id)
-        )
-    )
-    ids = {wo.id for wo in booked}
-    edges = [(a, b) for a, b in load_edges(session, org_id, ids) if a in ids and b in ids]
-    used = {li.resource_id for wo in booked for li in wo.line_items if li.resource_id}
-    resources = list(
-        session.scalars(
-            select(Resource)
-            .where(
-                Resource.org_id == org_id,
-                or_(Resource.active.is_(True), Resource.id.in_(used)),
-            )
-            .order_by(Resource.code)
-        )
-    )
-    latest = max([end, *(wo.planned_end for wo in booked if wo.planned_end)])
-    until = min(latest, start + 2 * MAX_BOTTLENECK_SPAN) + timedelta(days=1)
-    hours = calendars.resource_hours(session, org_id, resources, start, until)
-    expanded = calendars.expand_all(hours, start, until)
-    snaps = [snapshot(wo) for wo in booked]
-    by_id = {s.id: s for s in snaps}
-    preds: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for waits, waited_for in edges:
-        preds[waits].append(by_id[waited_for].number)
-    code_of = {r.id: r.code for r in resources}
-    ops: dict[str, tuple[WorkOrderSnap, LineItemSnap]] = {}
-    jobs, assignments = [], []
-    for snap in snaps:
-        job, windows = booked_job(snap, start, code_of, preds.get(snap.id, []))
-        if not windows:
-            continue
-        jobs.append(job)
-        for li, pin in windows:
-            ops[pin.operation] = (snap, li)
-            assignments.append(Assignment(pin.operation, pin.resource, pin.start, pin.end))
-    problem = Problem(
-        tuple(CoreResource(r.code, r.parallel_capacity, expanded[r.id]) for r in resources),
-        tuple(jobs),
-    )
-    return BookedPlan(start, problem, assignments, snaps, ops, resources)
 
 
 def _calendar_span(

@@ -1,6 +1,8 @@
 """Proposing a schedule: the problem loaded, solved by the pure solver, and presented as
 what would move and what would be late. Nothing changes; the read transaction ends before
-the solver starts, so that a long solve holds no lock."""
+the solver starts, so that a long solve holds no lock. Only planners and admins solve, for
+at most MAX_TIME_LIMIT_SECONDS, and each organisation solves one schedule at a time
+(`solving`): the API, the portal and the CLI all come through here."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from taktline.errors import (
 )
 from taktline.orders.lifecycle import State, is_late
 from taktline.permissions import Actor, authorize
-from taktline.scheduling import load
+from taktline.scheduling import load, solving
 from taktline.scheduling.schemas import (
     HeldWorkOrder,
     PlannedLineItem,
@@ -68,34 +70,37 @@ def preview(
 ) -> Preview:
     """Solves the work of `body` and proposes a schedule; changes nothing.
 
-    The database is read in one short transaction, ended before the solver starts."""
+    Holds one of the organisation's solving slots throughout (429 `SolverBusy` when another
+    solve has them all). The database is read in one short transaction, ended before the
+    solver starts: the solve holds no transaction."""
     authorize(actor, "schedule.preview")
     origin = whole_minute(body.horizon_start or utcnow())
     scope = scope_of(body)
-    progress("Reading the work to schedule")
-    span: timedelta | None = None
-    while True:
-        with transaction(session):
-            plan = load.build_plan(
-                session, actor.org_id, scope, origin, body.objective, calendar_span=span
+    with solving.slot(session, actor.org_id):
+        progress("Reading the work to schedule")
+        span: timedelta | None = None
+        while True:
+            with transaction(session):
+                plan = load.build_plan(
+                    session, actor.org_id, scope, origin, body.objective, calendar_span=span
+                )
+            progress(
+                f"Solving {len(plan.movable)} work orders "
+                f"({sum(len(s.line_items) for s in plan.movable)} line items) on "
+                f"{len(plan.resources)} resources, {len(plan.fixed)} fixed, "
+                f"time limit {body.time_limit_seconds:g} s"
             )
-        progress(
-            f"Solving {len(plan.movable)} work orders "
-            f"({sum(len(s.line_items) for s in plan.movable)} line items) on "
-            f"{len(plan.resources)} resources, {len(plan.fixed)} fixed, "
-            f"time limit {body.time_limit_seconds:g} s"
-        )
-        try:
-            proposal = _solve(plan, body)
-            break
-        except OperationDoesNotFit as exc:
-            span = plan.calendar_until - origin
-            if span >= MAX_CALENDAR_SPAN or all(c is None for c in plan.calendars.values()):
+            try:
+                proposal = _solve(plan, body)
+                break
+            except OperationDoesNotFit as exc:
+                span = plan.calendar_until - origin
+                if span >= MAX_CALENDAR_SPAN or all(c is None for c in plan.calendars.values()):
+                    raise _core_error(plan, exc) from None
+                # The work ran past the end of the expanded calendars: look further ahead.
+                span = min(MAX_CALENDAR_SPAN, span * 2)
+            except SchedulingError as exc:
                 raise _core_error(plan, exc) from None
-            # The work ran past the end of the expanded calendars: look further ahead.
-            span = min(MAX_CALENDAR_SPAN, span * 2)
-        except SchedulingError as exc:
-            raise _core_error(plan, exc) from None
     return Preview(plan, proposal, _present(plan, proposal, body))
 
 

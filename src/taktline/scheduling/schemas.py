@@ -13,10 +13,13 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BeforeValidator, Field, model_validator
 
 from taktline.orders.lifecycle import State
-from taktline.schemas import RequestBody, ResponseBody, Timestamp
+from taktline.schemas import RequestBody, ResponseBody, Text, Timestamp
 from taktline.solver.problem import Method, Objective
 
-MAX_TIME_LIMIT_SECONDS = 300
+# A preview is a request that waits for its answer, and holds the organisation's solving
+# slot while it solves (scheduling.solving): at most a minute of the solver's time (reading
+# the work and shaping the answer add a little). The CLI takes the same limit.
+MAX_TIME_LIMIT_SECONDS = 60
 DEFAULT_TIME_LIMIT_SECONDS = 10.0
 MAX_IDS = 5000
 
@@ -57,7 +60,8 @@ class ScheduleRequest(RequestBody):
         "earliest end of all work; makespan: the earliest end of all work only.",
     )
     time_limit_seconds: Seconds = Field(
-        default=DEFAULT_TIME_LIMIT_SECONDS, description="At most 300 seconds."
+        default=DEFAULT_TIME_LIMIT_SECONDS,
+        description=f"Seconds the solver may take; at most {MAX_TIME_LIMIT_SECONDS}.",
     )
     seed: int = Field(default=0, ge=0, le=2**31 - 1, strict=True)
 
@@ -68,9 +72,9 @@ class ScheduleRequest(RequestBody):
 class PlannedLineItem(RequestBody):
     id: uuid.UUID
     sequence: int
-    operation: str
+    operation: Text
     resource_id: uuid.UUID
-    resource_code: str
+    resource_code: Text
     planned_start: Timestamp
     planned_end: Timestamp
     previous_resource_id: uuid.UUID | None
@@ -81,7 +85,7 @@ class PlannedLineItem(RequestBody):
 
 class PlannedWorkOrder(RequestBody):
     id: uuid.UUID
-    number: str
+    number: Text
     version: int = Field(description="The version the proposal was made from.")
     state: State
     action: Literal["schedule", "reschedule", "keep"] = Field(
@@ -106,9 +110,9 @@ class HeldWorkOrder(RequestBody):
     """Work the proposal works around (fixed) or leaves out (skipped), and why."""
 
     id: uuid.UUID
-    number: str
+    number: Text
     state: State
-    reason: str
+    reason: Text
 
 
 class ProposalSummary(RequestBody):
@@ -137,9 +141,9 @@ class ProposalOut(RequestBody):
     bound: int = Field(description="A proven lower bound on value.")
     gap: float = Field(description="(value - bound) / value; 0 when proven optimal.")
     optimal: bool
-    status: str
+    status: Text
     method: Method
-    note: str
+    note: Text
     seconds: float
     heuristic_value: int | None
     weighted_tardiness: int

@@ -1,5 +1,7 @@
-"""The dashboard: work orders by state, the late and at risk ones, each resource's load this
-week with the bottleneck, and the open production orders with their progress."""
+"""The dashboard: work orders by state, the late and at risk ones (the worst few, and how
+many), each resource's load this week with the bottleneck and why the latest work is late,
+and the open production orders with their progress. Each part is counted or ranked in SQL:
+the page reads what it shows, however large the plant."""
 
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ from taktline.scheduling import bottlenecks
 router = APIRouter(include_in_schema=False)
 
 OPEN_ORDERS_SHOWN = 50
-DUE_SHOWN = 50
+DUE_SHOWN = 20
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -29,11 +31,20 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
     week = charts.day_window(charts.week_start(today), 7, user.zone)
     org = user.actor.org_id
     counts = queries.state_counts(session, org)
-    due = queries.late_and_at_risk(session, org, now)
+    due = queries.late_and_at_risk(session, org, now, DUE_SHOWN)
     rows = queries.resources(session, org, active_only=True)
-    report = bottlenecks.bottlenecks(session, user.actor, *week)
+    analysis = bottlenecks.report(
+        session,
+        user.actor,
+        *week,
+        late_limit=LATE_REASONS_SHOWN,
+        held_up_limit=bottlenecks.HOLDERS_NAMED,
+    )
+    report = analysis.out
     loads, bottleneck = resource_loads(
-        rows, queries.booked_hours(session, org, [day, week]), report
+        rows,
+        queries.booked_hours(session, org, [day, week], resource_ids=[r.resource.id for r in rows]),
+        report,
     )
     orders, orders_total = queries.open_production_orders(session, user.actor, OPEN_ORDERS_SHOWN)
     return render(
@@ -42,13 +53,14 @@ def dashboard(request: Request, session: SessionDep, user: UserDep) -> Response:
         user,
         fmt=Fmt(user.zone),
         counts=counts,
-        due=due,
-        late_count=sum(1 for d in due if d.late),
-        due_shown=DUE_SHOWN,
+        due=due.rows,
+        late_count=due.late,
+        at_risk_count=due.at_risk,
         margin=AT_RISK_MARGIN,
         loads=loads,
         bottleneck=bottleneck,
-        late_reasons=report.late_work_orders[:LATE_REASONS_SHOWN],
+        late_reasons=report.late_work_orders,
+        late_total=analysis.late_count or 0,
         timedelta=timedelta,
         week=week,
         week_label=week_label(week, user.zone),

@@ -1,5 +1,6 @@
-"""The shop floor: pick a resource, then its queue in planned order, with big buttons to
-start, pause (with a reason), resume, report quantities on and complete the work.
+"""The shop floor: pick a resource, then its queue (the work in process first, then in
+planned order, 20 a page), with big buttons to start, pause (with a reason), resume, report
+quantities on and complete the work.
 
 Its posts are the registry's work order actions, under the floor's own path so that each
 comes back to the queue: the same body, the same use case, the same form reading as on the
@@ -8,8 +9,9 @@ work order page.
 
 import uuid
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -41,6 +43,9 @@ PAUSE_REASONS = (
     "Cleaning",
     "Break",
 )
+# Pages of a queue as far as a link may ask for.
+MAX_PAGE = 10_000
+PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 @router.get("/floor", response_class=HTMLResponse)
@@ -52,7 +57,7 @@ def floor_index(request: Request, session: SessionDep, user: UserDep) -> Respons
         "floor/index.html",
         user,
         rows=rows,
-        sizes=queries.queue_sizes(session, org),
+        sizes={rid: waiting for rid, (_, waiting) in queries.queue_sizes(session, org).items()},
     )
 
 
@@ -65,10 +70,14 @@ def _floor_page(
     problem: Problem | None = None,
     problem_for: str | None = None,
     typed: Mapping[str, str] | None = None,
+    page: int = 1,
 ) -> Response:
     row = queries.resource(session, user.actor, resource_id)
-    entries = queries.queue(session, user.actor, resource_id)
-    stamp = queries.stamp_of((e.work_order.id, e.work_order.version) for e in entries)
+    queue = queries.queue(session, user.actor, resource_id, page)
+    entries = queue.entries
+    stamp = queries.stamp_of(
+        ((e.work_order.id, e.work_order.version) for e in entries), queue.queued
+    )
     # The first card of each work order carries its anchor: actions return to it.
     anchors: dict[uuid.UUID, uuid.UUID] = {}
     for e in entries:
@@ -83,8 +92,11 @@ def _floor_page(
         row=row,
         resource=row.resource,
         entries=entries,
-        waiting=sum(1 for e in entries if not e.finished),
+        queue=queue,
+        waiting=queue.waiting,
         stamp=stamp,
+        stamp_url=f"/floor/{resource_id}/stamp" + (f"?page={page}" if page > 1 else ""),
+        page_url=lambda n: f"/floor/{resource_id}" + (f"?page={n}" if n > 1 else ""),
         anchors=anchors,
         poll_ms=POLL_SECONDS * 1000,
         may_operate=user.may("start"),
@@ -99,15 +111,24 @@ def _floor_page(
 
 
 @router.get("/floor/{resource_id}", response_class=HTMLResponse)
-def floor(request: Request, resource_id: uuid.UUID, session: SessionDep, user: UserDep) -> Response:
-    return _floor_page(request, session, user, resource_id)
+def floor(
+    request: Request,
+    resource_id: uuid.UUID,
+    session: SessionDep,
+    user: UserDep,
+    page: PageQuery = 1,
+) -> Response:
+    return _floor_page(request, session, user, resource_id, page=page)
 
 
 @router.get("/floor/{resource_id}/stamp")
-def floor_stamp(resource_id: uuid.UUID, session: SessionDep, user: UserDep) -> JSONResponse:
-    """A hash of the queue's work orders and their versions: the page polls it and reloads
-    itself when it changes (someone else started, reported or scheduled something)."""
-    stamp = queries.queue_stamp(session, user.actor, resource_id)
+def floor_stamp(
+    resource_id: uuid.UUID, session: SessionDep, user: UserDep, page: PageQuery = 1
+) -> JSONResponse:
+    """A hash of the work orders of a page of the queue and their versions, and of the
+    queue's size: the page polls it and reloads itself when it changes (someone else
+    started, reported or scheduled something)."""
+    stamp = queries.queue_stamp(session, user.actor, resource_id, page)
     return JSONResponse({"stamp": stamp}, headers={"Cache-Control": "no-store"})
 
 
@@ -133,14 +154,17 @@ def _taken(attempt: Attempt, wo: WorkOrder, body: BaseModel | None) -> Response:
 def _refused(
     request: Request, session: Session, user: PortalUser, attempt: Attempt, problem: Problem
 ) -> Response:
+    resource_id = attempt.ids["resource_id"]
     return _floor_page(
         request,
         session,
         user,
-        attempt.ids["resource_id"],
+        resource_id,
         problem=problem,
         problem_for=str(attempt.line_item_id or attempt.record_id),
         typed=attempt.posted,
+        # The page with the refused work order's card, which shows the problem.
+        page=queries.queue_page_of(session, user.actor, resource_id, attempt.record_id),
     )
 
 

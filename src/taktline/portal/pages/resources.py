@@ -2,7 +2,8 @@
 bookings ahead, its load over the next 14 days and what holds work up on it.
 
 The bottleneck and the utilisation are the scheduler's bottleneck analysis, as the API
-reports it; the bookings come from `queries`, in a fixed number of statements.
+reports it (its loads summed in SQL; why work is late explained only for the few shown);
+the bookings come from `queries`, in a fixed number of statements.
 """
 
 import math
@@ -72,9 +73,11 @@ def resource_list(request: Request, session: SessionDep, user: UserDep) -> Respo
     week = charts.day_window(charts.week_start(today), 7, user.zone)
     org = user.actor.org_id
     rows = queries.resources(session, org)
-    report = bottlenecks.bottlenecks(session, user.actor, *week)
+    report = bottlenecks.report(session, user.actor, *week, late_limit=0).out
     loads, bottleneck = resource_loads(
-        rows, queries.booked_hours(session, org, [day, week]), report
+        rows,
+        queries.booked_hours(session, org, [day, week], resource_ids=[r.resource.id for r in rows]),
+        report,
     )
     return render(
         request,
@@ -98,12 +101,12 @@ def resource_detail(
     row = queries.resource(session, user.actor, resource_id)
     resource = row.resource
     ahead = queries.bookings(
-        session, user.actor.org_id, now, resource_id=resource_id, limit=BOOKINGS_AHEAD + 1
+        session, user.actor.org_id, now, resource_ids=[resource_id], limit=BOOKINGS_AHEAD + 1
     )
     first = plant_today(now, user.zone)
     days = [first + timedelta(days=i) for i in range(LOAD_DAYS)]
     windows = [charts.day_window(d, 1, user.zone) for d in days]
-    hours = queries.booked_hours(session, user.actor.org_id, windows, resource_id=resource_id)
+    hours = queries.booked_hours(session, user.actor.org_id, windows, resource_ids=[resource_id])
     per_day = hours.get(resource_id, [0.0] * LOAD_DAYS)
     reference = 24.0 * resource.parallel_capacity
     load = [
@@ -123,9 +126,17 @@ def resource_detail(
         reference=reference,
         reference_label=f"{fmt.hours(reference)} available",
     )
-    report = bottlenecks.bottlenecks(session, user.actor, now, now + timedelta(days=7))
+    analysis = bottlenecks.report(
+        session,
+        user.actor,
+        now,
+        now + timedelta(days=7),
+        late_limit=LATE_REASONS_SHOWN,
+        held_up_limit=bottlenecks.HOLDERS_NAMED,
+        waiting_for=resource_id,
+    )
+    report = analysis.out
     analysed = next((x for x in report.resources if x.resource.id == resource_id), None)
-    waiting = [w for w in report.late_work_orders if w.resource and w.resource.id == resource_id]
     return render(
         request,
         "resources/detail.html",
@@ -133,7 +144,8 @@ def resource_detail(
         fmt=fmt,
         analysed=analysed,
         is_bottleneck=any(b.id == resource_id for b in report.bottlenecks),
-        held_up=waiting[:LATE_REASONS_SHOWN],
+        held_up=report.late_work_orders,
+        held_up_total=analysis.late_count or 0,
         timedelta=timedelta,
         inf=math.inf,
         row=row,

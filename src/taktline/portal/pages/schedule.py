@@ -24,7 +24,8 @@ from taktline.portal import charts, forms
 from taktline.portal.format import Fmt
 from taktline.portal.web import FormDep, UserDep, redirect, render
 from taktline.scheduling import apply, propose
-from taktline.scheduling.schemas import ProposalOut, ScheduleRequest
+from taktline.scheduling.schemas import MAX_TIME_LIMIT_SECONDS, ProposalOut, ScheduleRequest
+from taktline.scheduling.solving import SolverBusy
 from taktline.schemas import RequestBody, Timestamp
 from taktline.solver.problem import Objective
 
@@ -80,7 +81,7 @@ def schedule_preview(
     session: SessionDep,
     user: UserDep,
     objective: Objective = Objective.WEIGHTED_TARDINESS,
-    time_limit: Annotated[int, Query(ge=1, le=300)] = 10,
+    time_limit: Annotated[int, Query(ge=1, le=MAX_TIME_LIMIT_SECONDS)] = 10,
 ) -> Response:
     """Solves all open work and shows the proposal; nothing changes until Apply."""
     # The page is the Apply form: refused early, as applying would be.
@@ -90,7 +91,7 @@ def schedule_preview(
     try:
         proposal = propose.preview(session, user.actor, body).out
     except Problem as problem:
-        return render(
+        page = render(
             request,
             "schedule_preview.html",
             user,
@@ -103,6 +104,9 @@ def schedule_preview(
             time_limit=time_limit,
             time_limits=TIME_LIMITS,
         )
+        if isinstance(problem, SolverBusy):
+            page.headers["Retry-After"] = str(problem.retry_after_seconds)
+        return page
     changing = [w for w in proposal.work_orders if w.action != "keep"]
     changing.sort(key=lambda w: (not w.becomes_late, not w.late, w.planned_start, w.number))
     return render(

@@ -528,6 +528,7 @@ def main() -> int:
         migrate.upgrade(url)
         app = create_app(Settings(database_url=url))
         engine: Engine = app.state.engine
+        dialect = engine.dialect.name
         seeded = seed(engine, args.work_orders, args.open_share, random.Random(args.seed))
         print(
             f"{engine.dialect.name}: seeded in {seeded.seconds:.1f} s: "
@@ -559,7 +560,7 @@ def main() -> int:
         args.json.write_text(
             json.dumps(
                 {
-                    "database": url.split(":", 1)[0],
+                    "database": dialect,
                     "counts": seeded.counts,
                     "pages": [
                         {
@@ -891,19 +892,33 @@ class Raw:
     def bookings(
         self, start: datetime, end: datetime | None, rids: list[Any], limit: int
     ) -> list[Any]:
-        until = " AND b.starts_at < ?" if end is not None else ""
-        return self.q(
-            "SELECT b.resource_id, b.id, w.id, w.number, w.state, w.on_hold, li.id,"
-            " li.sequence, li.operation, li.status, i.sku, i.name, w.quantity, w.unit,"
-            " b.starts_at, b.ends_at FROM (SELECT * FROM resource_bookings b WHERE"
-            f" b.resource_id IN (?) AND b.ends_at > ?{until} ORDER BY b.starts_at, b.id"
-            f" LIMIT {limit}) b JOIN work_order_line_items li ON li.id = b.line_item_id"
-            " JOIN work_orders w ON w.id = b.work_order_id JOIN items i ON i.id = w.item_id"
-            " ORDER BY b.starts_at, b.id",
+        """The bookings in time order, then their work orders, line items and items by id."""
+        until = " AND starts_at < ?" if end is not None else ""
+        found = self.q(
+            "SELECT resource_id, id, work_order_id, line_item_id, starts_at, ends_at FROM"
+            f" resource_bookings WHERE resource_id IN (?) AND ends_at > ?{until}"
+            f" ORDER BY starts_at, id LIMIT {limit}",
             rids,
             start,
             *([end] if end is not None else []),
         )
+        self.named(found)
+        return found
+
+    def named(self, found: list[Any], work_orders: list[Any] | None = None) -> None:
+        if not found:
+            return
+        if work_orders is None:
+            work_orders = self.q(
+                "SELECT id, number, state, on_hold, item_id, quantity, unit FROM work_orders"
+                " WHERE id IN (?)",
+                list({f[2] for f in found}),
+            )
+        self.q(
+            "SELECT id, sequence, operation, status FROM work_order_line_items WHERE id IN (?)",
+            list({f[3] for f in found}),
+        )
+        self.q("SELECT id, sku, name FROM items WHERE id IN (?)", list({w[4] for w in work_orders}))
 
     def floor_index(self) -> None:
         self.resources()
@@ -979,17 +994,25 @@ class Raw:
         start, end = self.week(days, today)
         self.resources()
         self.bookings(start, end, self.rids, 2001)
-        self.q(
-            "SELECT li.resource_id, w.id, w.number, w.state, w.on_hold, li.id, li.sequence,"
-            " li.operation, li.status, i.sku, i.name, w.quantity, w.unit, li.planned_start,"
-            " li.planned_end FROM (SELECT id FROM work_orders WHERE org_id = ? AND state ="
-            " 'COMPLETED' AND planned_end > ? AND planned_start < ? ORDER BY planned_start, id"
-            " LIMIT 2001) d JOIN work_orders w ON w.id = d.id JOIN work_order_line_items li"
-            " ON li.work_order_id = w.id JOIN items i ON i.id = w.item_id WHERE"
-            " li.resource_id IS NOT NULL AND li.planned_start < ? AND li.planned_end > ?"
-            " ORDER BY li.planned_start, li.id LIMIT 2001",
-            self.org, start, end, end, start,
-        )  # fmt: skip
+        done = self.q(
+            "SELECT id, number, state, on_hold, item_id, quantity, unit FROM work_orders"
+            " WHERE org_id = ? AND state = 'COMPLETED' AND planned_end > ? AND planned_start < ?"
+            " ORDER BY planned_start, id LIMIT 2001",
+            self.org,
+            start,
+            end,
+        )
+        if done:
+            lines = self.q(
+                "SELECT resource_id, NULL, work_order_id, id, planned_start, planned_end FROM"
+                " work_order_line_items WHERE work_order_id IN (?) AND resource_id IS NOT NULL"
+                " AND planned_start < ? AND planned_end > ? ORDER BY planned_start, id"
+                " LIMIT 2001",
+                [w[0] for w in done],
+                end,
+                start,
+            )
+            self.named(lines, done)
 
     def order_list(self) -> None:
         self.q("SELECT id, name FROM customers WHERE org_id = ? ORDER BY name", self.org)

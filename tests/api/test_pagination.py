@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from taktline.orders import reading
 from tests.api.conftest import WINDOW_BASE, Builder, Json, iso
 from tests.helpers import API, Tenant, assert_problem, create_tenant, error_fields
 
@@ -327,6 +328,49 @@ def test_work_order_filter_pages_without_duplicates_or_gaps(
 def test_production_order_filter_pages_without_duplicates_or_gaps(
     name: str, catalogue: Catalogue
 ) -> None:
+    _check(
+        catalogue, "/production-orders", catalogue.production_orders, PRODUCTION_ORDER_FILTERS[name]
+    )
+
+
+# A list's page is either found first (the planned window, `q`, a resource with few line
+# items) or walked to in id order; which one depends on how much there is. Each filter pages
+# the same either way.
+SHAPES: dict[str, dict[str, float]] = {
+    "found first wherever it may be": {
+        "CANDIDATES": 10**9,
+        "FEW_ITEMS": 10**9,
+        "FEW_LINES": 10**9,
+        "DENSE": 2.0,
+    },
+    "walked to wherever it may be": {
+        "CANDIDATES": 1,
+        "FEW_ITEMS": 0,
+        "FEW_LINES": 0,
+        "DENSE": -1.0,
+    },
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", WORK_ORDER_FILTERS)
+def test_work_order_filters_page_the_same_found_first_or_walked_to(
+    name: str, shape: str, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for setting, value in SHAPES[shape].items():
+        monkeypatch.setattr(reading, setting, value)
+
+    _check(catalogue, "/work-orders", catalogue.work_orders, WORK_ORDER_FILTERS[name])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", PRODUCTION_ORDER_FILTERS)
+def test_production_order_filters_page_the_same_found_first_or_walked_to(
+    name: str, shape: str, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for setting, value in SHAPES[shape].items():
+        monkeypatch.setattr(reading, setting, value)
+
     _check(
         catalogue, "/production-orders", catalogue.production_orders, PRODUCTION_ORDER_FILTERS[name]
     )

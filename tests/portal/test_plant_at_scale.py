@@ -97,7 +97,7 @@ _row = st.tuples(
 
 
 @settings(
-    max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
 )
 @given(rows=st.lists(_row, max_size=25), limit=st.integers(1, 8))
 def test_late_and_at_risk_in_sql_are_punctuality_row_by_row(

@@ -100,8 +100,9 @@ class WorkOrder(OrgScoped, Base):
             "planned_end",
             "planned_start",
             "state",
-            "id",
             postgresql_using="gist",
+            # (the id along, not a key: a GiST key on it would be taken for lookups by id)
+            postgresql_include=["id"],
         ),
         Index(
             "ix_work_orders_org_planned", "org_id", "planned_start", "planned_end", "state", "id"

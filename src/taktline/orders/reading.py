@@ -8,23 +8,30 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    TypeDecorator,
     and_,
+    bindparam,
     exists,
     func,
     or_,
     select,
     true,
+    type_coerce,
     union_all,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType, TypeEngine
 
 from taktline import records
 from taktline.db import is_postgres, utcnow
@@ -110,6 +117,91 @@ _BRIEF_FIELDS = _fields(WorkOrder, WorkOrderBrief)
 _PRODUCTION_ORDER_FIELDS = _fields(ProductionOrder, ProductionOrderOut)
 
 
+def _ids() -> BindParameter[Any]:
+    return bindparam("ids", expanding=True)
+
+
+class Remembered(TypeDecorator[Any]):
+    """A column read as its own type reads it, remembering what each stored value reads as:
+    the quantities, resources, items and orders of a page repeat from row to row, and reading
+    one (a UUID from text, a decimal normalised) costs more than looking it up."""
+
+    impl = NullType
+    cache_ok = True
+
+    def __init__(self, kind: TypeEngine[Any]) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        read = self.kind.dialect_impl(dialect).result_processor(dialect, coltype)
+        return None if read is None else lru_cache(maxsize=256)(read)
+
+
+def _remembered(column: Any) -> Any:
+    return type_coerce(column, Remembered(column.type)).label(column.key)
+
+
+# --- the statements every page runs, built once (their SQL compiled once per database) ------
+
+_REPEATING = frozenset(
+    {"production_order_id", "item_id", "resource_id", "work_order_id", "quantity",
+     "quantity_produced", "quantity_scrapped", "quantity_completed", "setup_minutes",
+     "run_minutes_per_unit", "state", "status", "org_id", "owner_id"}
+)  # fmt: skip
+
+
+def _read(model: Any, name: str) -> Any:
+    column = getattr(model, name)
+    return _remembered(column) if name in _REPEATING else column
+
+
+# What a list's page reads of each row: its body's columns, its tenant, and, of a work
+# order, the state of its production order (for its allowed actions).
+_WORK_ORDER_ROWS = select(
+    *(_read(WorkOrder, name) for name in _WORK_ORDER_FIELDS),
+    _remembered(WorkOrder.org_id),
+    type_coerce(ProductionOrder.state, Remembered(ProductionOrder.state.type)).label(
+        "production_order_state"
+    ),
+).outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+_PRODUCTION_ORDER_ROWS = select(
+    *(_read(ProductionOrder, name) for name in _PRODUCTION_ORDER_FIELDS),
+    _remembered(ProductionOrder.org_id),
+)
+_ALTERNATIVE_RESOURCE = aliased(Resource)
+# A page's line items with their resources and alternatives (a row per alternative).
+_LINE_ITEMS_OF = (
+    select(
+        _remembered(LineItem.work_order_id),
+        *(_read(LineItem, name) for name in _LINE_ITEM_FIELDS),
+        Resource.code,
+        Resource.name,
+        _remembered(LineItemAlternative.resource_id),
+        _remembered(LineItemAlternative.setup_minutes),
+        _remembered(LineItemAlternative.run_minutes_per_unit),
+        _ALTERNATIVE_RESOURCE.code,
+        _ALTERNATIVE_RESOURCE.name,
+    )
+    .outerjoin(Resource, Resource.id == LineItem.resource_id)
+    .outerjoin(LineItemAlternative, LineItemAlternative.line_item_id == LineItem.id)
+    .outerjoin(_ALTERNATIVE_RESOURCE, _ALTERNATIVE_RESOURCE.id == LineItemAlternative.resource_id)
+    .where(LineItem.work_order_id.in_(_ids()))
+    .order_by(LineItem.work_order_id, LineItem.sequence, LineItemAlternative.id)
+)
+_STATES_OF_ORDERS = select(ProductionOrder.id, ProductionOrder.state).where(
+    ProductionOrder.id.in_(_ids())
+)
+_DEPENDENCIES_OF = (
+    select(WorkOrderDependency.work_order_id, WorkOrderDependency.depends_on_id)
+    .where(WorkOrderDependency.work_order_id.in_(_ids()))
+    .order_by(WorkOrderDependency.depends_on_id)
+)
+
+
+# --- the ways to a page --------------------------------------------------------------------
+
+
 class unindexed(FunctionElement[Any]):  # noqa: N801 - used as SQL: unindexed(column)
     """A column that no index may serve on SQLite (`+column`, SQLite's own way to say so);
     the column itself elsewhere."""
@@ -153,6 +245,8 @@ class Found:
 
     where: ColumnElement[bool]
     off: frozenset[str] = frozenset()
+    # Up to CANDIDATES rows, else a walk; or all of them, however many.
+    capped: bool = True
 
 
 @dataclass
@@ -168,27 +262,29 @@ class _Ways:
 
     def text(self, found: list[Found], many: bool, filters: list[ColumnElement[bool]]) -> None:
         """`q`, found by any of `found`: its rows are found first, unless it matched so many
-        items that a walk finds a page sooner (then it is a filter, of the walk or of what
-        else is found first)."""
+        items that a walk finds a page sooner, or a planned window is to be found first, all
+        of it (then it is a filter, of the walk or of what else is found first)."""
         matches = or_(*(way.where for way in found))
-        if many:
+        if many or not all(way.capped for way in self.first):
             filters.append(matches)
         else:
             self.walking.append(matches)
             self.first = found
 
-    def page_ids(
+    def page(
         self,
         session: Session,
         model: _Listed,
+        shown: Select[Any],
         filters: Filters,
         states: Sequence[State],
         after: uuid.UUID | None,
         limit: int,
-    ) -> list[uuid.UUID]:
-        return _page_ids(
+    ) -> tuple[Sequence[Row[Any]], uuid.UUID | None]:
+        return _page(
             session,
             model,
+            shown,
             filters,
             states,
             first=self.first,
@@ -200,9 +296,10 @@ class _Ways:
         )
 
 
-def _page_ids(
+def _page(
     session: Session,
     model: _Listed,
+    shown: Select[Any],
     filters: Filters,
     states: Sequence[State],
     *,
@@ -212,10 +309,11 @@ def _page_ids(
     walking: Sequence[ColumnElement[bool]] = (),
     after: uuid.UUID | None,
     limit: int,
-) -> list[uuid.UUID]:
-    """The ids of a page (and one more when there is a next page): found first, by any of
-    `first` (their union), if there are not too many; else by a walk per state down the
-    index that `walk_off` leaves it, checking the filters and `walking` on the way."""
+) -> tuple[Sequence[Row[Any]], uuid.UUID | None]:
+    """A page of `shown` (a SELECT from `model`) and the cursor of the next page, in one
+    statement: its ids found first, by any of `first` (their union), if there are not too
+    many; else by a walk per state down the index that `walk_off` leaves it, checking the
+    filters and `walking` on the way."""
     chosen = tuple(dict.fromkeys(states)) or LIVE_STATES
     if first:
         branches = []
@@ -226,19 +324,28 @@ def _page_ids(
             branches.append(
                 select(model.id).where(*filters(column), *finding, alive, *later, way.where)
             )
+        capped = all(way.capped for way in first)
+        # (LIMIT, or else OFFSET 0, keeps the planner from merging them into the ordered
+        # walk that the page's ORDER BY id would tempt it to)
         found = (
             (union_all(*branches) if len(branches) > 1 else branches[0])
-            .limit(CANDIDATES)
+            .limit(CANDIDATES if capped else None)
+            .offset(None if capped else 0)
+            .subquery()
+        )
+        ids = (
+            select(found.c.id, func.count().over().label("found"))
+            .order_by(found.c.id)
+            .limit(len(branches) * (limit + 1))
             .subquery()
         )
         rows = session.execute(
-            select(found.c.id, func.count().over())
-            .order_by(found.c.id)
-            .limit(len(branches) * (limit + 1))
+            shown.add_columns(ids.c.found).join(ids, ids.c.id == model.id).order_by(model.id)
         ).all()
-        if not rows or rows[0][1] < CANDIDATES:
+        if not capped or not rows or rows[0].found < CANDIDATES:
             # A record found by two branches comes twice.
-            return list(dict.fromkeys(row[0] for row in rows))[: limit + 1]
+            once = list({row.id: row for row in rows}.values())
+            return _with_cursor(once, limit)
     column = columns_of(model, walk_off)
     later = [model.id > after] if after is not None else []
     walks = [
@@ -249,26 +356,17 @@ def _page_ids(
         for state in chosen
     ]
     if len(walks) == 1:
-        return list(session.scalars(walks[0]))
-    merged = union_all(*(select(w.subquery().c.id) for w in walks)).subquery()
-    return list(session.scalars(select(merged.c.id).order_by(merged.c.id).limit(limit + 1)))
+        merged = walks[0].subquery()
+    else:
+        each = union_all(*(select(w.subquery().c.id) for w in walks)).subquery()
+        merged = select(each.c.id).order_by(each.c.id).limit(limit + 1).subquery()
+    rows = session.execute(shown.join(merged, merged.c.id == model.id).order_by(model.id)).all()
+    return _with_cursor(rows, limit)
 
 
-def _rows(
-    session: Session,
-    model: _Listed,
-    fields: Sequence[str],
-    ids: Sequence[uuid.UUID],
-    limit: int,
+def _with_cursor(
+    rows: Sequence[Row[Any]], limit: int
 ) -> tuple[Sequence[Row[Any]], uuid.UUID | None]:
-    """The rows of a page's ids, in id order, and the cursor of the next page."""
-    if not ids:
-        return [], None
-    rows = session.execute(
-        select(*(getattr(model, name) for name in fields))
-        .where(model.id.in_(ids))
-        .order_by(model.id)
-    ).all()
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].id
     return rows, None
@@ -417,11 +515,15 @@ def list_work_orders(
     ways = _Ways(walk_off=_WO_FILTERED - {"org_id", *lead})
     if f.planned_from is not None or f.planned_to is not None:
         share, from_end = _window_share(session, actor.org_id, f.planned_from, f.planned_to)
-        if share < DENSE:
+        # Only work planned to start before a time (from the first on) comes early in id
+        # order, if there is much of it; any other window is found first, all of it: a walk
+        # would step over all that was planned before it.
+        if f.planned_from is not None or share < DENSE:
             # From the window's index that leads with its end (on PostgreSQL the GiST index
             # of both), or the one that leads with its start.
             keep = "planned_end" if from_end or postgres else "planned_start"
-            ways.first = [Found(true(), _WO_FILTERED - {"org_id", keep})]
+            off = _WO_FILTERED - {"org_id", keep}
+            ways.first = [Found(true(), off, capped=f.planned_from is None)]
     if f.resource_id is not None:
         lines = select(LineItem.work_order_id).where(LineItem.resource_id == f.resource_id)
         ways.finding.append(wo.id.in_(lines))
@@ -445,8 +547,7 @@ def list_work_orders(
             if not found:
                 return [], None
             ways.text(found, items.many, text)
-    ids = ways.page_ids(session, wo, filters, f.states, after, limit)
-    return _rows(session, wo, _WORK_ORDER_FIELDS, ids, limit)
+    return ways.page(session, wo, _WORK_ORDER_ROWS, filters, f.states, after, limit)
 
 
 def present_work_orders(
@@ -454,43 +555,28 @@ def present_work_orders(
 ) -> list[WorkOrderOut]:
     """Response bodies for work orders (records, or the rows of `list_work_orders`), with their
     line items, resources, alternatives, dependencies, allowed actions and punctuality, in
-    four queries however many there are."""
+    two queries however many there are (three for records: their production orders' states,
+    which a list's rows carry)."""
     if not work_orders:
         return []
     ids = [wo.id for wo in work_orders]
     lines: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    by_id: dict[uuid.UUID, dict[str, Any]] = {}
-    line_item = [getattr(LineItem, name) for name in _LINE_ITEM_FIELDS]
-    for row in session.execute(
-        select(LineItem.work_order_id, *line_item, Resource.code, Resource.name)
-        .outerjoin(Resource, Resource.id == LineItem.resource_id)
-        .where(LineItem.work_order_id.in_(ids))
-        .order_by(LineItem.work_order_id, LineItem.sequence)
-    ):
-        body = dict(zip(_LINE_ITEM_FIELDS, row[1:-2], strict=True))
-        body["resource"] = (
-            {"id": body["resource_id"], "code": row[-2], "name": row[-1]}
-            if row[-2] is not None
-            else None
-        )
-        body["alternatives"] = []
-        lines[row[0]].append(body)
-        by_id[body["id"]] = body
-    if by_id:
-        for li_id, resource_id, setup, run, code, name in session.execute(
-            select(
-                LineItemAlternative.line_item_id,
-                LineItemAlternative.resource_id,
-                LineItemAlternative.setup_minutes,
-                LineItemAlternative.run_minutes_per_unit,
-                Resource.code,
-                Resource.name,
+    body: dict[str, Any] = {}
+    width = len(_LINE_ITEM_FIELDS)
+    for row in session.execute(_LINE_ITEMS_OF, {"ids": ids}):
+        if row[1] != body.get("id"):
+            body = dict(zip(_LINE_ITEM_FIELDS, row[1 : width + 1], strict=True))
+            code, name = row[width + 1], row[width + 2]
+            body["resource"] = (
+                {"id": body["resource_id"], "code": code, "name": name}
+                if code is not None
+                else None
             )
-            .outerjoin(Resource, Resource.id == LineItemAlternative.resource_id)
-            .where(LineItemAlternative.line_item_id.in_(list(by_id)))
-            .order_by(LineItemAlternative.id)
-        ):
-            by_id[li_id]["alternatives"].append(
+            body["alternatives"] = []
+            lines[row[0]].append(body)
+        resource_id, setup, run, code, name = row[width + 3 :]
+        if resource_id is not None:
+            body["alternatives"].append(
                 {
                     "resource_id": resource_id,
                     "resource": {"id": resource_id, "code": code, "name": name}
@@ -500,13 +586,16 @@ def present_work_orders(
                     "run_minutes_per_unit": run,
                 }
             )
-    po_ids = {wo.production_order_id for wo in work_orders if wo.production_order_id}
-    po_states: dict[uuid.UUID, State] = {}
+    # A list's rows carry their production order's state; records are looked up.
+    po_states: dict[uuid.UUID, State] = {
+        wo.production_order_id: wo._mapping["production_order_state"]
+        for wo in work_orders
+        if isinstance(wo, Row) and wo.production_order_id
+    }
+    po_ids = list({wo.production_order_id for wo in work_orders} - {None, *po_states})
     if po_ids:
-        rows = session.execute(
-            select(ProductionOrder.id, ProductionOrder.state).where(ProductionOrder.id.in_(po_ids))
-        )
-        po_states = {po_id: state for po_id, state in rows}  # noqa: C416 - Result is a mapping to dict()
+        rows = session.execute(_STATES_OF_ORDERS, {"ids": po_ids})
+        po_states.update({po_id: state for po_id, state in rows})  # noqa: C416
     depends = dependencies_of(session, ids)
     now = utcnow()
     out = []
@@ -530,7 +619,11 @@ def present_work_orders(
             if wo.production_order_id
             else None,
         )
-        body = {name: getattr(wo, name) for name in _WORK_ORDER_FIELDS}
+        body = (
+            dict(zip(_WORK_ORDER_FIELDS, wo, strict=False))  # (its first columns, in order)
+            if isinstance(wo, Row)
+            else {name: getattr(wo, name) for name in _WORK_ORDER_FIELDS}
+        )
         body["line_items"] = items
         body["resource_ids"] = _distinct(li["resource_id"] for li in items)
         body["depends_on"] = depends.get(wo.id, [])
@@ -561,11 +654,7 @@ def dependencies_of(
     """The work orders each of these waits for, in one query (none without ids)."""
     found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     if work_order_ids:
-        rows = session.execute(
-            select(WorkOrderDependency.work_order_id, WorkOrderDependency.depends_on_id)
-            .where(WorkOrderDependency.work_order_id.in_(work_order_ids))
-            .order_by(WorkOrderDependency.depends_on_id)
-        )
+        rows = session.execute(_DEPENDENCIES_OF, {"ids": list(work_order_ids)})
         for wo_id, pred_id in rows:
             found[wo_id].append(pred_id)
     return found
@@ -653,8 +742,7 @@ def list_production_orders(
                 # By primary key from the orders' items.
                 found.append(Found(po.id.in_(of_items), _PO_FILTERED - {"id"}))
             ways.text(found, items.many, text)
-    ids = ways.page_ids(session, po, filters, f.states, after, limit)
-    return _rows(session, po, _PRODUCTION_ORDER_FIELDS, ids, limit)
+    return ways.page(session, po, _PRODUCTION_ORDER_ROWS, filters, f.states, after, limit)
 
 
 def present_production_orders(
@@ -687,17 +775,27 @@ def present_production_orders(
         .order_by(ProductionOrderItem.production_order_id, ProductionOrderItem.position)
     ):
         items[po_id].append({"id": poi_id, "item_id": item_id, "quantity": quantity, "unit": unit})
-    live = (WorkOrder.production_order_id.in_(ids), WorkOrder.state != State.DELETED)
+    # Down ix_work_orders_org_production_order: the tenant, then the orders (the state is
+    # checked on the row).
+    (org_id,) = {po.org_id for po in orders}
+    live = (
+        WorkOrder.org_id == org_id,
+        WorkOrder.production_order_id.in_(ids),
+        unindexed(WorkOrder.state) != State.DELETED,
+    )
+    # (grouped by unindexed columns: SQLite would otherwise walk all the tenant's work orders
+    # down an index ordered by item, to group without sorting)
+    state, item = unindexed(WorkOrder.state), unindexed(WorkOrder.item_id)
     rows = session.execute(
         select(
             WorkOrder.production_order_id,
-            WorkOrder.state,
-            WorkOrder.item_id,
+            state,
+            item,
             func.count(),
             func.sum(WorkOrder.quantity_produced),
         )
         .where(*live)
-        .group_by(WorkOrder.production_order_id, WorkOrder.state, WorkOrder.item_id)
+        .group_by(WorkOrder.production_order_id, state, item)
     )
     for order_id, state, item_id, n, made in rows:
         assert order_id is not None
@@ -726,7 +824,11 @@ def present_production_orders(
         percent = min(Decimal(100), made * 100 / planned) if planned else Decimal(0)
         by_state = counts[po.id]
         view = ProductionOrderView(po.state, tuple(by_state))
-        body = {name: getattr(po, name) for name in _PRODUCTION_ORDER_FIELDS}
+        body = (
+            dict(zip(_PRODUCTION_ORDER_FIELDS, po, strict=False))  # (its first columns)
+            if isinstance(po, Row)
+            else {name: getattr(po, name) for name in _PRODUCTION_ORDER_FIELDS}
+        )
         body["items"] = lines
         body["work_orders"] = briefs[po.id] if with_work_orders else None
         body["summary"] = {

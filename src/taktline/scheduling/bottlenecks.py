@@ -8,12 +8,19 @@ number of queries however much is booked:
   rows (their working minutes need the calendar).
 - Late work: the booked work orders overlapping the window that are late by the one
   definition (`orders.lifecycle.punctuality`, as SQL: `late_sql`), counted and ranked by
-  weighted lateness in SQL; only the first `late_limit` are explained, from their own line
-  items, the work orders they wait for and the work that held their resource (the first
-  `held_up_limit` of it, with how much there was).
+  weighted lateness in SQL (late by their plan: the minutes from the due date to the
+  planned end; past their due date only: the minutes since it; times the priority, at
+  least 1), the most first; only the first `late_limit` are explained, from their own line
+  items, the booked work they wait for and the bookings that held their resource meanwhile
+  (in time order, the first `held_up_limit`, and how many there were). The API lists the
+  first LATE_LIMIT, each with the first HELD_UP_LIMIT line items in its way; its reason
+  names HOLDERS_NAMED of them and says how many more.
+- What the solver's `analyse` does with the whole plan, for those few: its parts
+  (`summarise`, `worst_wait`, `holds_up`, `late_job`) take what was read.
 
-The SQL form of late and at risk lives here too (`late_sql`, `at_risk_sql`, `slack_us_sql`,
-with exact time arithmetic on both databases, `epoch_us`): the dashboard counts with it.
+The SQL form of late and at risk lives here too (`late_sql`, `at_risk_sql`,
+`late_or_at_risk_sql`, `slack_us_sql`, with exact time arithmetic on both databases:
+`epoch_us`, `epoch_minute`, `moved`): the dashboard counts with it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ job's own operations, the one that waited longest between being ready (its job r
 the previous operation and the jobs it waits for done, its resource working) and its start
 is blamed; the operations of other jobs that occupied that resource during the wait are what
 held it up. A late job that never waited is late by its own length (or its predecessors').
+
+`analyse` does it all for a whole schedule. Its parts serve a caller that reads only what it
+shows (the database side sums the loads in SQL and explains the few late jobs it lists):
+`summarise` (loads and bottleneck from minutes), `worst_wait`, `holds_up` and `late_job`.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ CHANGES: list[tuple[str, str, list[str] | None, list[str], dict[str, Any]]] = [
         "ix_work_orders_org_window",
         "work_orders",
         None,
-        ["org_id", "planned_end", "planned_start", "state", "id"],
-        {"postgresql_using": "gist"},
+        ["org_id", "planned_end", "planned_start", "state"],
+        {"postgresql_using": "gist", "postgresql_include": ["id"]},
     ),
     (
         "ix_work_orders_org_number",

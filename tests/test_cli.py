@@ -217,6 +217,51 @@ def test_db_purge_deletes_only_idempotency_answers_older_than_the_ttl(
     engine.dispose()
 
 
+def test_db_purge_deletes_sign_in_attempts_past_every_window_and_expired_sessions(
+    run, cli_database: str
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from taktline.auth.models import LoginAttempt, PortalSession, User
+    from taktline.db import utcnow
+
+    assert run("db", "upgrade").exit_code == 0
+    assert run("demo").exit_code == 0
+    engine = create_db_engine(cli_database)
+    now = utcnow()
+    with create_session_factory(engine)() as session:
+        user = session.scalars(select(User)).first()
+        assert user is not None
+        for email, age in (
+            ("old@x.example", timedelta(days=31)),
+            ("new@x.example", timedelta(days=29)),
+        ):
+            session.add(LoginAttempt(email=email, client="10.0.0.1", succeeded=True, at=now - age))
+        for digest, expires in (
+            ("a" * 64, now - timedelta(minutes=1)),
+            ("b" * 64, now + timedelta(hours=1)),
+        ):
+            session.add(
+                PortalSession(
+                    token_hash=digest, user_id=user.id, csrf_token="c", expires_at=expires
+                )
+            )
+        session.commit()
+
+    result = run("db", "purge")
+
+    assert result.exit_code == 0, result.output
+    assert "Purged 1 sign-in attempts older than 30 days and 1 expired sign-in sessions." in (
+        result.output
+    )
+    with create_session_factory(engine)() as session:
+        assert session.scalars(select(LoginAttempt.email)).all() == ["new@x.example"]
+        assert session.scalars(select(PortalSession.token_hash)).all() == ["b" * 64]
+    engine.dispose()
+
+
 # --- API tokens: expiry, list, revoke --------------------------------------------------------
 
 

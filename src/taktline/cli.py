@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic_core import PydanticCustomError
 from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from taktline.scheduling import apply as schedule_apply
 from taktline.scheduling import propose
 from taktline.scheduling import report as schedule_report
 from taktline.scheduling.schemas import MAX_TIME_LIMIT_SECONDS, ApplyRequest
+from taktline.schemas import RANGE_MESSAGE, in_range
 from taktline.solver.problem import Objective
 
 app = typer.Typer(
@@ -273,7 +275,8 @@ def token_revoke(
 
 @db_app.command("purge")
 def db_purge() -> None:
-    """Delete what may go: stored Idempotency-Key answers older than TAKTLINE_IDEMPOTENCY_TTL_HOURS.
+    """Delete what may go: stored Idempotency-Key answers older than TAKTLINE_IDEMPOTENCY_TTL_HOURS,
+    portal sign-in attempts older than 30 days and expired portal sessions.
 
     Run it daily (cron, a systemd timer) on one server; it never touches records or events.
     """
@@ -281,7 +284,13 @@ def db_purge() -> None:
     _require_migrated(settings.database_url)
     with _session(settings.database_url) as session:
         purged = purge_expired(session, settings.idempotency_ttl_hours)
+        sign_in = portal_security.purge_expired(session)
     typer.echo(f"Purged {purged} expired Idempotency-Key answers.")
+    typer.echo(
+        f"Purged {sign_in.attempts} sign-in attempts older than "
+        f"{portal_security.KNOWN_ADDRESS_WINDOW.days} days and {sign_in.sessions} expired "
+        "sign-in sessions."
+    )
 
 
 @user_app.command("set-password")
@@ -467,6 +476,10 @@ def schedule_command(
             raise _fail(f"--start {start!r} is not an ISO 8601 date and time") from None
         if horizon.tzinfo is None:
             raise _fail("--start needs an offset, such as 2030-01-07T06:00:00-06:00")
+        try:
+            horizon = in_range(horizon)
+        except PydanticCustomError:
+            raise _fail(f"--start {start!r} {RANGE_MESSAGE}") from None
     url = _settings().database_url
     _require_migrated(url)
     console = Console() if sys.stdout.isatty() else Console(width=120)

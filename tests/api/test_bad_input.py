@@ -531,6 +531,20 @@ CASES: dict[str, Bad] = {
         "header.Idempotency-Key",
         headers=(("Idempotency-Key", "k" * 201),),
     ),
+    "Idempotency-Key with a NUL": Bad(
+        "POST",
+        "/items",
+        bodies.item(),
+        "header.Idempotency-Key",
+        headers=(("Idempotency-Key", "key\x00one"),),
+    ),
+    "Idempotency-Key with a control character": Bad(
+        "POST",
+        "/items",
+        bodies.item(),
+        "header.Idempotency-Key",
+        headers=(("Idempotency-Key", "key\x7f"),),
+    ),
 }
 
 

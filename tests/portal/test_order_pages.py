@@ -291,6 +291,27 @@ def test_another_organisations_orders_are_not_found(
     assert order(client, other_tenant, po["id"])["state"] == "DRAFT"
 
 
+def test_a_refused_page_goes_back_to_the_page_it_came_from_by_an_ordinary_link(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    plant = make_plant(client, other_tenant)
+    po = make_order(client, other_tenant, plant)
+    signed_in(client, tenant, "planner")
+    base = str(client.base_url)
+
+    came_from = client.get(
+        f"/production-orders/{po['id']}", headers={"Referer": f"{base}/work-orders?state=DRAFT"}
+    )
+    elsewhere = client.get(
+        f"/production-orders/{po['id']}", headers={"Referer": "https://evil.example/work-orders"}
+    )
+
+    assert came_from.status_code == elsewhere.status_code == 404
+    assert '<a href="/work-orders?state=DRAFT">Go back</a>' in came_from.text
+    assert "Go back" not in elsewhere.text  # only the dashboard, never another site
+    assert "javascript:" not in came_from.text + elsewhere.text
+
+
 # --- what each role is offered -----------------------------------------------------------------
 
 

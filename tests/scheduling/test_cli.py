@@ -101,6 +101,7 @@ def test_schedule_refuses_clearly(run: Callable[..., Result], demo: None) -> Non
     unknown = run("schedule", "--org", "Nobody Inc.")
     viewer = run("schedule", "--apply", "--as", "viewer@sunshine.example")
     naive = run("schedule", "--start", "2030-01-07T06:00:00")
+    far = run("schedule", "--start", "9999-12-31T23:59:59-01:00")
 
     assert unknown.exit_code == 1
     assert "no organisation named 'Nobody Inc.'" in unknown.output
@@ -108,6 +109,8 @@ def test_schedule_refuses_clearly(run: Callable[..., Result], demo: None) -> Non
     assert "The viewer role may not apply schedules" in viewer.output
     assert naive.exit_code == 1
     assert "offset" in naive.output
+    assert far.exit_code == 1
+    assert "must be between 1900-01-01 and 9000-12-31 (UTC)" in far.output
 
 
 def test_schedule_names_the_line_item_it_cannot_place(

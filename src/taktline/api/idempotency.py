@@ -25,8 +25,15 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=200,
-        description="Any unique string; a retry with the same key returns the first answer.",
+        # Printable ASCII, as HTTP field values and the IETF draft's String keys are: a NUL
+        # could not even be stored on PostgreSQL.
+        pattern=r"^[\x20-\x7e]+$",
+        description=(
+            "Any unique string of printable ASCII characters; a retry with the same key "
+            "returns the first answer."
+        ),
     ),
 ]
 

@@ -44,12 +44,6 @@ API_PREFIX = "/api/"
 DOCS_PATH = "/docs"
 STATIC_PREFIX = "/static/"
 
-# problem.html's "Go back" link is `javascript:history.back()`. A javascript: URL runs only
-# with 'unsafe-hashes' and the hash of exactly that URL (CSP 3); nothing else inline may run.
-# Once that link is an ordinary one (or handled in taktline.js), drop this.
-GO_BACK_LINK = "javascript:history.back()"
-
-
 def csp_hash(source: str) -> str:
     """The CSP source expression that allows exactly this inline script (or URL)."""
     digest = hashlib.sha256(source.encode()).digest()
@@ -69,7 +63,7 @@ def portal_csp() -> ContentSecurityPolicy:
     return (
         ContentSecurityPolicy()
         .default_src("'self'")
-        .script_src("'self'", "'unsafe-hashes'", csp_hash(GO_BACK_LINK))
+        .script_src("'self'")
         .script_src_attr("'none'")
         .style_src("'self'")
         .style_src_attr("'unsafe-inline'")

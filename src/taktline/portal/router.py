@@ -2,7 +2,7 @@
 
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -122,7 +122,19 @@ def problem_page(request: Request, problem: Problem) -> Response:
         status_code=problem.status,
         problem=problem,
         failure=form_errors(problem),
+        back=_same_site_referrer(request),
     )
+
+
+def _same_site_referrer(request: Request) -> str | None:
+    """The page the user came from, as a path, when it is one of ours (the Referrer-Policy
+    sends it only to the same origin; a forged one elsewhere is ignored)."""
+    referrer = urlsplit(request.headers.get("referer", ""))
+    if referrer.netloc != request.url.netloc or not referrer.path.startswith("/"):
+        return None
+    if referrer.path == request.url.path and request.method == "GET":
+        return None  # going back would land here again
+    return urlunsplit(("", "", referrer.path, referrer.query, ""))
 
 
 def install(app: FastAPI) -> None:

@@ -259,5 +259,25 @@ def sign_out(session: Session, token: str) -> None:
         session.execute(delete(PortalSession).where(PortalSession.token_hash == _digest(token)))
 
 
+@dataclass(frozen=True)
+class Purged:
+    attempts: int
+    sessions: int
+
+
+def purge_expired(session: Session) -> Purged:
+    """Deletes the sign-in attempts older than every window that counts them (the throttle's
+    and KNOWN_ADDRESS_WINDOW) and the sessions that have expired: neither is read again."""
+    now = utcnow()
+    with transaction(session):
+        attempts = session.execute(
+            delete(LoginAttempt).where(LoginAttempt.at < now - KNOWN_ADDRESS_WINDOW)
+        )
+        sessions = session.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
+    return Purged(
+        int(getattr(attempts, "rowcount", 0) or 0), int(getattr(sessions, "rowcount", 0) or 0)
+    )
+
+
 def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and secrets.compare_digest(expected, given)

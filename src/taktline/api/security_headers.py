@@ -44,6 +44,7 @@ API_PREFIX = "/api/"
 DOCS_PATH = "/docs"
 STATIC_PREFIX = "/static/"
 
+
 def csp_hash(source: str) -> str:
     """The CSP source expression that allows exactly this inline script (or URL)."""
     digest = hashlib.sha256(source.encode()).digest()

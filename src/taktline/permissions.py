@@ -94,11 +94,17 @@ def may(actor: Actor, action: str) -> bool:
     return actor.role in PERMISSIONS[action].roles
 
 
+def may_reverse(actor: Actor, reported_by: uuid.UUID | None) -> bool:
+    """Who may reverse a report: whoever made it (if the role may reverse at all), and
+    planners (and admins) anyone's."""
+    if not may(actor, "work_order.reverse_report"):
+        return False
+    return actor.role in _PLANNERS or reported_by == actor.user_id
+
+
 def authorize_reversal(actor: Actor, reported_by: uuid.UUID | None) -> None:
-    """Who may reverse a report: whoever made it, and planners (and admins) anyone's."""
-    if actor.role in _PLANNERS or reported_by == actor.user_id:
-        return
-    raise Forbidden(f"The {actor.role} role may reverse only its own reports.")
+    if not may_reverse(actor, reported_by):
+        raise Forbidden(f"The {actor.role} role may reverse only its own reports.")
 
 
 def authorize(actor: Actor, action: str) -> None:

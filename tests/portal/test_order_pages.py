@@ -516,6 +516,55 @@ def test_a_work_order_through_its_whole_life_on_its_page(
     assert tenant.user("planner").email in timeline
 
 
+def test_an_operator_reverses_a_report_of_their_own_with_a_reason_on_the_work_order_page(
+    client: TestClient, tenant: Tenant
+) -> None:
+    plant = make_plant(client, tenant)
+    wo = in_process(client, tenant, plant)
+    url = f"/work-orders/{wo['id']}"
+    first = wo["line_items"][0]
+    api(
+        client,
+        tenant,
+        "POST",
+        f"{url}/line-items/{first['id']}/report",
+        json={"quantity_completed": "5"},
+    )
+    signed_in(client, tenant, "operator")
+    followed(
+        client, post(client, f"{url}/line-items/{first['id']}/report", {"quantity_completed": "30"})
+    )
+    shown = page(client, url)
+    reports = api(client, tenant, "GET", f"{url}/reports")
+    planners, mine = reports
+    # the operator's own report has a Reverse form, the planner's none
+    assert f'name="report_id" value="{mine["id"]}"' in shown
+    assert f'name="report_id" value="{planners["id"]}"' not in shown
+    reverse = f"{url}/line-items/{first['id']}/reverse_report"
+
+    without_reason = post(client, reverse, {"report_id": mine["id"], "reason": ""})
+
+    assert without_reason.status_code == 422
+    assert 'id="rv-' + mine["id"] + '-reason-error"' in without_reason.text
+    assert work_order(client, tenant, wo["id"])["line_items"][0]["quantity_completed"] == "35"
+
+    landed = followed(
+        client, post(client, reverse, {"report_id": mine["id"], "reason": "Counted twice"})
+    )
+
+    assert f"Report reversed on {wo['number']}." in landed
+    assert work_order(client, tenant, wo["id"])["line_items"][0]["quantity_completed"] == "5"
+    assert "Reversed" in landed
+    assert "Counted twice" in landed
+    assert 'name="report_id"' not in landed  # reversed once; the reversal is not reversed
+    again = post(client, reverse, {"report_id": mine["id"], "reason": "Again"})
+    assert again.status_code == 409
+    signed_in(client, tenant, "viewer")
+    assert 'name="report_id"' not in page(client, url)
+    signed_in(client, tenant, "planner")
+    assert f'name="report_id" value="{planners["id"]}"' in page(client, url)
+
+
 def test_cancel_and_delete_a_work_order(client: TestClient, tenant: Tenant) -> None:
     plant = make_plant(client, tenant)
     wo = make_work_order(client, tenant, plant)

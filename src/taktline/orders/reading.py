@@ -849,14 +849,21 @@ def production_order_history(session: Session, actor: Actor, po_id: uuid.UUID) -
     return events.for_entity(session, actor.org_id, po.id, with_children=True)
 
 
-def line_item_reports(session: Session, actor: Actor, wo_id: uuid.UUID) -> list[LineItemReportOut]:
-    """Every report of a work order's line items, reversals included, oldest first."""
+def line_item_reports(
+    session: Session, actor: Actor, wo_id: uuid.UUID, latest: int | None = None
+) -> list[LineItemReportOut]:
+    """Every report of a work order's line items, reversals included, oldest first; or only
+    the `latest` ones. (A reversal comes after its report, so whether a report shown is
+    reversed is known from what is shown.)"""
     wo = get_work_order(session, actor, wo_id)
-    rows = session.scalars(
-        select(LineItemReport)
-        .where(LineItemReport.work_order_id == wo.id, LineItemReport.org_id == actor.org_id)
-        .order_by(LineItemReport.at, LineItemReport.id)
-    ).all()
+    found = select(LineItemReport).where(
+        LineItemReport.work_order_id == wo.id, LineItemReport.org_id == actor.org_id
+    )
+    if latest is None:
+        rows = session.scalars(found.order_by(LineItemReport.at, LineItemReport.id)).all()
+    else:
+        newest_first = found.order_by(LineItemReport.at.desc(), LineItemReport.id.desc())
+        rows = session.scalars(newest_first.limit(latest)).all()[::-1]
     reversed_ids = {r.reverses_id for r in rows if r.reverses_id is not None}
     return [
         LineItemReportOut.model_validate(r).model_copy(update={"reversed": r.id in reversed_ids})

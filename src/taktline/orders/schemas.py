@@ -214,6 +214,7 @@ class LineItemReportOut(ResponseBody):
     note: str | None
     reverses_id: uuid.UUID | None = Field(description="The report this one reverses.")
     reversed: bool = Field(default=False, description="Whether a later report reverses it.")
+    actor_id: uuid.UUID | None = Field(description="The user who reported it.")
     actor_email: str | None
     at: datetime
 

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from taktline import permissions
 from taktline.errors import Problem, ValidationProblem
 from taktline.http import SessionDep, encode_cursor
 from taktline.orders import editing, reading
@@ -23,7 +24,7 @@ from taktline.orders.lifecycle import (
     State,
     decide_or_refuse,
 )
-from taktline.orders.models import LineItem, WorkOrder
+from taktline.orders.models import LineItem, LineItemStatus, WorkOrder
 from taktline.orders.registry import ON_WORK_ORDERS
 from taktline.orders.schemas import LineItemIn, WorkOrderCreate, WorkOrderOut, WorkOrderUpdate
 from taktline.permissions import authorize
@@ -257,13 +258,16 @@ def _work_order_form(
 # --- a work order and its actions --------------------------------------------------------------
 
 # Actions taken on a line item rather than the whole work order; "update" is the Edit link.
-_ROW_ACTIONS = frozenset({"report", "skip", "update"})
+_ROW_ACTIONS = frozenset({"report", "reverse_report", "skip", "update"})
+# The reports a work order's page lists, newest first (the API lists them all).
+REPORTS_SHOWN = 50
 # What each action form calls its fields, where it differs from the order forms.
 _ACTION_LABELS: dict[str, Labels] = {
     "schedule": LABELS.but(start="start from", planned_start="start", planned_end="end"),
     "pause": LABELS.but(reason="reason for pausing"),
     "cancel": LABELS.but(reason="reason for canceling"),
     "skip": LABELS.but(reason="reason for skipping"),
+    "reverse_report": LABELS.but(reason="reason for reversing", report_id="report"),
 }
 _DONE = {
     "schedule": "Work order {number} scheduled.",
@@ -276,6 +280,7 @@ _DONE = {
     "delete": "Work order {number} deleted.",
     "report": "Quantities reported on {number}.",
     "skip": "Line item skipped on {number}.",
+    "reverse_report": "Report reversed on {number}.",
 }
 
 
@@ -301,6 +306,22 @@ def _work_order_page(
         else None
     )
     actions = {a for a in out.allowed_actions if user.may(a)}
+    reports = reading.line_item_reports(session, actor, wo_id, latest=REPORTS_SHOWN)
+    # A reversal is a report of negative quantities: taken when a report may be, never on a
+    # skipped line item.
+    skipped = {li.id for li in out.line_items if li.status == LineItemStatus.SKIPPED}
+    reversible = (
+        {
+            r.id
+            for r in reports
+            if r.reverses_id is None
+            and not r.reversed
+            and r.line_item_id not in skipped
+            and permissions.may_reverse(actor, r.actor_id)
+        }
+        if "report" in out.allowed_actions
+        else set()
+    )
     needs_resources = "schedule" in actions
     # The line items' operations name the rows of the windows form in its messages.
     values = {f"line_items.{i}.operation": li.operation for i, li in enumerate(out.line_items)}
@@ -322,6 +343,10 @@ def _work_order_page(
             queries.resource_options(session, actor.org_id) if needs_resources else []
         ),
         timeline=timeline(events, user.zone, {wo.id: (wo.number, None)}),
+        reports=reports[::-1],
+        reports_capped=len(reports) == REPORTS_SHOWN,
+        reversible=reversible,
+        line_names={li.id: f"{li.sequence} · {li.operation}" for li in out.line_items},
         problem=problem,
         failure=failure,
         failed=failed,

@@ -20,11 +20,12 @@ from taktline.http import SessionDep, encode_cursor
 from taktline.orders import editing, reading
 from taktline.orders.lifecycle import (
     FINISHED_LINE_ITEM,
+    LineItemStatus,
     Punctuality,
     State,
     decide_or_refuse,
 )
-from taktline.orders.models import LineItem, LineItemStatus, WorkOrder
+from taktline.orders.models import LineItem, WorkOrder
 from taktline.orders.registry import ON_WORK_ORDERS
 from taktline.orders.schemas import LineItemIn, WorkOrderCreate, WorkOrderOut, WorkOrderUpdate
 from taktline.permissions import authorize

@@ -26,14 +26,18 @@ ADVISORY_LOCK_ID = 7_242_158_001
 # Schema objects the first revision writes by hand because SQLAlchemy's metadata cannot say
 # them (a PostgreSQL exclusion constraint): autogenerate must neither add nor drop them.
 HAND_WRITTEN = frozenset({"ex_resource_bookings_no_overlap"})
-# PostgreSQL trigram indexes behind the `q` text filters, written by hand in the migrations.
+# PostgreSQL trigram indexes behind the `q` text filters, written by hand in the migrations,
+# and SQLite's (FTS5 virtual tables of numbers, with the shadow tables FTS5 makes of them).
 TRIGRAM_INDEX_PREFIX = "ix_trgm_"
+TRIGRAM_TABLE_PREFIX = "trgm_"
 
 
 def _include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    return name not in HAND_WRITTEN and not (name or "").startswith(TRIGRAM_INDEX_PREFIX)
+    return name not in HAND_WRITTEN and not (name or "").startswith(
+        (TRIGRAM_INDEX_PREFIX, TRIGRAM_TABLE_PREFIX)
+    )
 
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:

@@ -265,6 +265,9 @@ WORK_ORDER_FILTERS: dict[str, Filter] = {
     "due_before": _due_before(12),
     "q: a number": _text("wo-000004", numbers=lambda n: n == "WO-000004"),
     "q: part of numbers": _text("WO-00001", numbers=lambda n: n.startswith("WO-00001")),
+    # anywhere in the number: the trigram index of numbers (SQLite's needs three digits)
+    "q: digits alone": _text("0001", numbers=lambda n: "0001" in n),
+    "q: two digits alone": _text("12", "kombucha", numbers=lambda n: "12" in n),
     "q: item name, any case": _text("kOmBuChA", "kombucha"),
     "q: SKU": _text("apple-16", "apple"),
     "q: underscore is no wildcard": _text("_", "case"),
@@ -297,6 +300,10 @@ PRODUCTION_ORDER_FILTERS: dict[str, Filter] = {
     "owner_id": _by_ref("owner_id", "healthy", "owner_id"),
     "due_before": _due_before(40),
     "q: number": _po_text("po-000002", "p_draft"),
+    "q: digits alone": lambda cat: (
+        {"q": "0002"},
+        lambda po: _live(po) and ("0002" in po["number"] or "0002" in (po["reference"] or "")),
+    ),
     "q: reference": _po_text("hj-po", "p_scheduled"),
     "q: reference with literal _ and %": _po_text("_2031%", "p_draft"),
     "q: item text": _po_text("Organic Apple", "p_scheduled", "p_canceled"),

@@ -26,6 +26,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
@@ -372,12 +374,24 @@ def _with_cursor(
     return rows, None
 
 
-def number_match(session: Session, q: str, column: Any, kind: str) -> ColumnElement[bool] | bool:
+# SQLite's trigram indexes of numbers (FTS5 tables kept by triggers: migration r0008).
+_NUMBER_TRIGRAMS = {
+    kind: sql_table(f"trgm_{kind}_numbers", sql_column("number"), sql_column("record_id"))
+    for kind in ("work_order", "production_order")
+}
+
+
+def number_match(
+    session: Session, q: str, model: Any, kind: str, filtered: frozenset[str]
+) -> Found | bool:
     """Where numbers of `kind` (WO-000123: the prefix, then digits) contain `q`, in a shape an
     index serves: True when every number does, False when none can. A text that starts the
     digits (`WO-0001`, `-0001`) is a prefix, found in a b-tree; digits alone (`0001`), which
-    may be anywhere in them, by the trigram index on PostgreSQL and by a scan of the numbers'
-    b-tree on SQLite."""
+    may be anywhere in them, in the trigram index of numbers (pg_trgm on PostgreSQL, FTS5 on
+    SQLite, which needs three of them; fewer are checked inside the b-tree of numbers). The
+    way found leaves every other column of `filtered` (the list's) to no index."""
+    column = model.number
+    by_number = filtered - {"org_id", "number"}
     prefix = f"{PREFIXES[kind]}-"
     text = q.strip().upper()
     if text in prefix:
@@ -389,16 +403,24 @@ def number_match(session: Session, q: str, column: Any, kind: str) -> ColumnElem
             start = prefix + digits
             if is_postgres(session):
                 # varchar_pattern_ops (ix_..._org_number): a prefix in any collation.
-                return cast(ColumnElement[bool], column.like(f"{start}%"))
+                return Found(column.like(f"{start}%"), by_number)
             # SQLite's b-trees compare bytes: the prefix is a range.
-            return and_(column >= start, column < start[:-1] + chr(ord(start[-1]) + 1))
+            return Found(
+                and_(column >= start, column < start[:-1] + chr(ord(start[-1]) + 1)), by_number
+            )
     if text.isascii() and text.isdigit():
-        # Digits have no case to fold: LIKE, on SQLite checked inside the index of numbers,
-        # which the range of every number leads it to.
+        # Digits have no case to fold.
         contains = column.like(f"%{text}%")
         if is_postgres(session):
-            return cast(ColumnElement[bool], contains)
-        return and_(column >= every[0], column < every[1], contains)
+            return Found(contains, by_number)
+        if len(text) >= 3:
+            trigrams = _NUMBER_TRIGRAMS[kind]
+            found = select(trigrams.c.record_id).where(trigrams.c.number.like(f"%{text}%"))
+            # By primary key from what the index found (of every organisation: the org_id
+            # and the text are checked again on the rows).
+            return Found(and_(model.id.in_(found), contains), filtered - {"id"})
+        # LIKE checked inside the index of numbers, which the range of every number leads to.
+        return Found(and_(column >= every[0], column < every[1], contains), by_number)
     return False
 
 
@@ -535,13 +557,13 @@ def list_work_orders(
             # Few: its work orders, found by primary key from its line items.
             ways.first = [Found(true(), _WO_FILTERED - {"id"})]
     if f.q:
-        number = number_match(session, f.q, wo.number, "work_order")
+        number = number_match(session, f.q, wo, "work_order", _WO_FILTERED)
         if number is not True:  # (when every number contains it, `q` leaves nothing out)
             items = matching_items(session, actor.org_id, f.q)
             making = items.of(wo.item_id)
             found = []
             if number is not False:
-                found.append(Found(number, _WO_FILTERED - {"org_id", "number"}))
+                found.append(number)
             if making is not None:
                 found.append(Found(making, _WO_FILTERED - {"org_id", "item_id"}))
             if not found:
@@ -728,13 +750,13 @@ def list_production_orders(
     # A walk goes down the index of its owner and state, or of its state.
     ways = _Ways(walk_off=_PO_FILTERED - {"org_id", "state", "owner_id"})
     if f.q:
-        number = number_match(session, f.q, po.number, "production_order")
+        number = number_match(session, f.q, po, "production_order", _PO_FILTERED)
         if number is not True:
             items = matching_items(session, actor.org_id, f.q)
             making = items.of(ProductionOrderItem.item_id)
             found = [Found(records.text_match(f.q, po.reference), _PO_FILTERED - {"org_id"})]
             if number is not False:
-                found.append(Found(number, _PO_FILTERED - {"org_id", "number"}))
+                found.append(number)
             if making is not None:
                 of_items = select(ProductionOrderItem.production_order_id).where(
                     ProductionOrderItem.org_id == actor.org_id, making

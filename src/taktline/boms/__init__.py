@@ -1,0 +1,1 @@
+"""Bills of material: versioned recipes and routings that generate work orders."""

@@ -14,16 +14,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taktline.db import Base, OrgScoped, new_id, utcnow
-from taktline.orders.lifecycle import LineItemStatus, State
+from taktline.orders.lifecycle import OPEN_STATES, LineItemStatus, State
 
 STATE_ENUM = Enum(State, native_enum=False, length=16, validate_strings=True, name="state")
 # A b-tree of numbers that serves LIKE 'WO-0123%' whatever the collation of the database
 # (PostgreSQL; on SQLite a plain one, where b-trees compare bytes anyway).
 PATTERN_OPS = {"number": "varchar_pattern_ops"}
+# Open work orders, as the partial index of open work is written: the states as literals in
+# one order (SQLite takes a partial index only for a query that has the very same condition).
+OPEN_STATES_SQL = "state IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN_STATES)) + ")"
 
 
 class ProductionOrder(OrgScoped, Base):
@@ -109,6 +113,26 @@ class WorkOrder(OrgScoped, Base):
         ),
         # Number prefixes: `q=WO-0123`.
         Index("ix_work_orders_org_number", "org_id", "number", postgresql_ops=PATTERN_OPS),
+        # The dashboard's counts by state: the smallest walk per state (the closed ones grow
+        # with the years).
+        Index("ix_work_orders_org_state_count", "org_id", "state"),
+        # Open work only, with all that late and at risk are judged and ranked by: the
+        # dashboard and the bottleneck analysis read it without touching the table, however
+        # much closed work there is (scheduling.bottlenecks.open_sql writes its condition out
+        # the same way, which SQLite needs to take it).
+        Index(
+            "ix_work_orders_open",
+            "org_id",
+            "due_date",
+            "planned_end",
+            "planned_start",
+            "state",
+            "priority",
+            "number",
+            "id",
+            sqlite_where=text(OPEN_STATES_SQL),
+            postgresql_where=text(OPEN_STATES_SQL),
+        ),
     )
 
     number: Mapped[str] = mapped_column(String(32))

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, event
 
 import bulk_create
 import plant
+from taktline import serving
 from taktline.app import create_app
 from taktline.config import Settings
 from taktline.db import create_db_engine
@@ -308,6 +309,7 @@ def main() -> None:
         raw_engine = create_db_engine(p.url)
         raw = raw_engine.raw_connection()
         with TestClient(app) as client:
+            serving.freeze_start_up()  # as a server process does
             t0 = time.perf_counter()
             all_cases = measure_lists(client, p.main.token, engine, raw, p, args.repeat, args.only)
             print(f"lists measured in {time.perf_counter() - t0:.0f} s; load average {load()}")

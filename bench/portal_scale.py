@@ -17,6 +17,7 @@ each, their ratio, and the size of the page's HTML.
     .venv/bin/python bench/portal_scale.py                       # SQLite, 100,000 work orders
     .venv/bin/python bench/portal_scale.py --database-url postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/portal_scale.py --work-orders 20000 --runs 10
+    .venv/bin/python bench/portal_scale.py --keep                # then --seeded URL --only board
 
 The aim is 50 ms median a page; the exit code is 1 when a page is over it.
 """
@@ -33,7 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -42,9 +43,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, create_engine, insert, make_url, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    func,
+    insert,
+    make_url,
+    select,
+    text,
+    update,
+)
 
-from taktline import migrate
+from taktline import migrate, serving
 from taktline.app import create_app
 from taktline.auth import service as auth
 from taktline.config import Settings
@@ -54,12 +65,14 @@ from taktline.items.models import Item, ItemType
 from taktline.numbering import NumberSequence
 from taktline.orders.lifecycle import AT_RISK_MARGIN, LineItemStatus, State, derive_state
 from taktline.orders.models import LineItem, ProductionOrder, ProductionOrderItem, WorkOrder
-from taktline.orgs.models import Customer, Facility
+from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.permissions import Role
 from taktline.portal.security import set_password
 from taktline.resources.models import Resource, ResourceBooking, ResourceKind
 
 AIM_MS = 50.0
+# Open work orders, written as the partial index of open work is (orders.models).
+OPEN = "state IN ('DRAFT', 'IN_PROCESS', 'SCHEDULED')"
 PLANNER = "planner@scale.example"
 ZONE = "America/Chicago"
 SLOT = timedelta(minutes=30)
@@ -71,10 +84,14 @@ CHUNK = 5000
 
 
 @contextmanager
-def scratch_database(url: str | None) -> Iterator[str]:
+def scratch_database(url: str | None, *, keep: bool = False) -> Iterator[str]:
     """A fresh, empty database: a SQLite file in a temporary folder, or a PostgreSQL
-    database `taktline_bench_<hex>` on the server of `url`, dropped at the end."""
+    database `taktline_bench_<hex>` on the server of `url`, dropped at the end (unless
+    `keep`)."""
     if url is None or url.startswith("sqlite"):
+        if keep:
+            yield f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+            return
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.db'}"
         return
@@ -86,12 +103,15 @@ def scratch_database(url: str | None) -> Iterator[str]:
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE "{name}"'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(text(f'DROP DATABASE "{name}"'))
         admin.dispose()
 
 
@@ -448,6 +468,39 @@ def seed(engine: Engine, n_work_orders: int, open_share: float, rng: random.Rand
     )
 
 
+def discover(engine: Engine) -> Seeded:
+    """What a database seeded before (`--keep`) points the pages at, found again: its
+    organisation, resources, first production order in process with work in process, and
+    its first work order in process."""
+    with engine.connect() as conn:
+        org_id = conn.execute(
+            select(Organisation.id).where(Organisation.name == "Scale Co-Packing")
+        ).scalar_one()
+        rids = list(
+            conn.scalars(
+                select(Resource.id).where(Resource.org_id == org_id).order_by(Resource.code)
+            )
+        )
+        running = (
+            select(WorkOrder.production_order_id, WorkOrder.id)
+            .where(WorkOrder.org_id == org_id, WorkOrder.state == State.IN_PROCESS)
+            .order_by(WorkOrder.number)
+        )
+        first = conn.execute(running.limit(1)).one()
+        po_id = conn.execute(
+            select(ProductionOrder.id)
+            .where(
+                ProductionOrder.org_id == org_id,
+                ProductionOrder.state == State.IN_PROCESS,
+                ProductionOrder.id.in_(select(running.subquery().c.production_order_id)),
+            )
+            .order_by(ProductionOrder.number)
+            .limit(1)
+        ).scalar_one()
+        n = conn.execute(select(func.count()).select_from(WorkOrder)).scalar_one()
+    return Seeded(org_id, datetime.now(UTC), rids, po_id, first.id, {"work orders": n})
+
+
 def _session_factory(engine: Engine) -> Any:
     from taktline.db import create_session_factory
 
@@ -488,11 +541,15 @@ def time_pages(
     engine: Engine,
     pages: Sequence[tuple[str, str, Callable[[Connection], Any] | None]],
     runs: int,
+    only: str | None = None,
 ) -> list[Timed]:
-    """Each page `runs` times through the app, each time followed by its raw SQL."""
+    """Each page `runs` times through the app, each time followed by its raw SQL (only the
+    pages whose name has `only`, when given)."""
     found = []
     with engine.connect() as conn:
         for name, path, raw in pages:
+            if only is not None and only not in name:
+                continue
             first = client.get(path, follow_redirects=False)  # warm-up
             assert first.status_code == 200, (path, first.status_code, first.text[:500])
             size = len(first.content)
@@ -522,24 +579,42 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed loads per page")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
+    parser.add_argument("--only", default=None, help="only the pages whose name has this")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument(
+        "--seeded", default=None, help="measure a database kept with --keep (its URL)"
+    )
     args = parser.parse_args()
 
-    with scratch_database(args.database_url) as url:
-        migrate.upgrade(url)
+    with (
+        nullcontext(args.seeded)
+        if args.seeded
+        else scratch_database(args.database_url, keep=args.keep)
+    ) as url:
+        if not args.seeded:
+            migrate.upgrade(url)
         app = create_app(Settings(database_url=url))
         engine: Engine = app.state.engine
         dialect = engine.dialect.name
-        seeded = seed(engine, args.work_orders, args.open_share, random.Random(args.seed))
-        print(
-            f"{engine.dialect.name}: seeded in {seeded.seconds:.1f} s: "
-            + ", ".join(f"{v:,} {k}" for k, v in seeded.counts.items())
-        )
+        if args.seeded:
+            # Its plant was laid out around the time it was seeded: a little older now.
+            seeded = discover(engine)
+        else:
+            seeded = seed(engine, args.work_orders, args.open_share, random.Random(args.seed))
+            print(
+                f"{engine.dialect.name}: seeded in {seeded.seconds:.1f} s: "
+                + ", ".join(f"{v:,} {k}" for k, v in seeded.counts.items()),
+                flush=True,
+            )
+            if args.keep:
+                print(f"kept: --seeded {url}", flush=True)
         password = secrets.token_urlsafe(12)
         with app.state.session_factory() as session:
             set_password(session, PLANNER, password)
         with TestClient(app) as client:
+            serving.freeze_start_up()  # as a server process does
             sign_in(client, PLANNER, password)
-            results = time_pages(client, engine, pages_of(seeded), args.runs)
+            results = time_pages(client, engine, pages_of(seeded), args.runs, args.only)
         app.state.engine.dispose()
     print(
         f"\n{'page':<26} {'median':>8} {'p95':>8} {'raw SQL':>8} {'p95':>8} {'ratio':>6}"
@@ -725,7 +800,7 @@ class Raw:
         )
         where = (
             "org_id = ? AND state IN ('SCHEDULED', 'IN_PROCESS') AND planned_end > ?"
-            " AND planned_start < ? AND due_date IS NOT NULL"
+            f" AND planned_start < ? AND due_date IS NOT NULL AND {OPEN}"
             f" AND ({by_plan} OR due_date < ?)"
         )
         args: list[Any] = [self.org, start, end, now]
@@ -821,21 +896,43 @@ class Raw:
             *[self.org] * len(states),
         )
         at, soon = self.lit(now), self.lit(now + AT_RISK_MARGIN)
-        late = f"(planned_end IS NOT NULL AND planned_end > due_date OR due_date < {at})"
-        risk = (
-            f"(NOT {late} AND (due_date <= {soon} OR planned_end IS NOT NULL"
-            f" AND planned_end >= {self.minus_margin('due_date')}))"
+        late = (
+            f"(due_date IS NOT NULL AND (planned_end IS NOT NULL AND planned_end > due_date"
+            f" OR due_date < {at}))"
         )
+        margin = int(AT_RISK_MARGIN.total_seconds())
+        if self.sqlite:
+            # what is clearly earlier is ruled out before the due date is moved
+            leeway = (margin + 0.002) / 86400
+            near = (
+                f"julianday(due_date) - julianday(planned_end) <= {leeway}"
+                f" AND planned_end >= {self.minus_margin('due_date')}"
+            )
+        else:
+            near = f"planned_end >= {self.minus_margin('due_date')}"
+        either = (
+            f"(planned_end IS NOT NULL AND planned_end > due_date OR due_date <= {soon}"
+            f" OR planned_end IS NOT NULL AND {near})"
+        )
+        n_late, _ = self.q(
+            f"SELECT coalesce(sum(CASE WHEN {late} THEN 1 ELSE 0 END), 0), count(*)"
+            f" FROM work_orders WHERE org_id = ? AND {OPEN} AND {either}",
+            self.org,
+        )[0]
         ends = f"CASE WHEN planned_end > {at} THEN planned_end ELSE {at} END"
-        slack = f"({self.us('due_date')} - {self.us(ends)})"
+        slack = (
+            f"({self.us('due_date')} - {self.us(ends)})"
+            if self.sqlite
+            else f"CAST(EXTRACT(EPOCH FROM (due_date - {ends})) * 1000000 AS BIGINT)"
+        )
+        # late work has negative slack, work at risk none: with 20 late, only the late
+        which = late if n_late >= 20 else either
         self.q(
-            "SELECT w.*, i.sku, i.name FROM (SELECT id, number, state, on_hold, item_id,"
-            f" quantity, unit, due_date, planned_end, {late} AS late, {slack} AS slack,"
-            f" sum(CASE WHEN {late} THEN 1 ELSE 0 END) OVER (), count(*) OVER ()"
-            " FROM work_orders WHERE org_id = ? AND state IN ('DRAFT', 'SCHEDULED',"
-            f" 'IN_PROCESS') AND ({late} OR {risk})"
-            " ORDER BY slack, number LIMIT 20) w JOIN items i ON i.id = w.item_id"
-            " ORDER BY w.slack, w.number",
+            "SELECT w.id, w.number, w.state, w.on_hold, i.sku, i.name, w.quantity, w.unit,"
+            " w.due_date, w.planned_end, x.late, x.slack FROM (SELECT id, number,"
+            f" {late} AS late, {slack} AS slack FROM work_orders WHERE org_id = ? AND {OPEN}"
+            f" AND {which} ORDER BY slack, number LIMIT 20) x JOIN work_orders w"
+            " ON w.id = x.id JOIN items i ON i.id = w.item_id ORDER BY x.slack, x.number",
             self.org,
         )
         rows = self.resources()
@@ -862,10 +959,14 @@ class Raw:
             " ORDER BY production_order_id, position",
             ids,
         )
+        # (as the page groups them: on SQLite `+column` keeps the planner on the orders'
+        # index rather than walking the organisation's by item to group)
+        plus = "+" if self.sqlite else ""
         self.q(
-            "SELECT production_order_id, state, item_id, count(*), sum(quantity_produced)"
-            " FROM work_orders WHERE org_id = ? AND production_order_id IN (?)"
-            " AND state <> 'DELETED' GROUP BY production_order_id, state, item_id",
+            f"SELECT production_order_id, {plus}state, {plus}item_id, count(*),"
+            " sum(quantity_produced) FROM work_orders WHERE org_id = ?"
+            f" AND production_order_id IN (?) AND {plus}state <> 'DELETED'"
+            f" GROUP BY production_order_id, {plus}state, {plus}item_id",
             self.org,
             ids,
         )
@@ -892,33 +993,16 @@ class Raw:
     def bookings(
         self, start: datetime, end: datetime | None, rids: list[Any], limit: int
     ) -> list[Any]:
-        """The bookings in time order, then their work orders, line items and items by id."""
+        """The bookings in time order, each with its work order, line item and item."""
         until = " AND starts_at < ?" if end is not None else ""
-        found = self.q(
-            "SELECT resource_id, id, work_order_id, line_item_id, starts_at, ends_at FROM"
+        return self.named_windows(
+            "SELECT resource_id, work_order_id, line_item_id, starts_at, ends_at FROM"
             f" resource_bookings WHERE resource_id IN (?) AND ends_at > ?{until}"
             f" ORDER BY starts_at, id LIMIT {limit}",
             rids,
             start,
             *([end] if end is not None else []),
         )
-        self.named(found)
-        return found
-
-    def named(self, found: list[Any], work_orders: list[Any] | None = None) -> None:
-        if not found:
-            return
-        if work_orders is None:
-            work_orders = self.q(
-                "SELECT id, number, state, on_hold, item_id, quantity, unit FROM work_orders"
-                " WHERE id IN (?)",
-                list({f[2] for f in found}),
-            )
-        self.q(
-            "SELECT id, sequence, operation, status FROM work_order_line_items WHERE id IN (?)",
-            list({f[3] for f in found}),
-        )
-        self.q("SELECT id, sku, name FROM items WHERE id IN (?)", list({w[4] for w in work_orders}))
 
     def floor_index(self) -> None:
         self.resources()
@@ -990,29 +1074,104 @@ class Raw:
     def board(self, days: int) -> None:
         today = datetime.now(UTC).astimezone(self.zone).date()
         if days == 7:
-            today -= timedelta(days=today.weekday())
+            self.week_board(today - timedelta(days=today.weekday()))
+            return
         start, end = self.week(days, today)
         self.resources()
         self.bookings(start, end, self.rids, 2001)
+        plus = "+" if self.sqlite else ""  # (the window's index from its end, as the page)
         done = self.q(
-            "SELECT id, number, state, on_hold, item_id, quantity, unit FROM work_orders"
-            " WHERE org_id = ? AND state = 'COMPLETED' AND planned_end > ? AND planned_start < ?"
+            "SELECT id FROM work_orders WHERE org_id = ? AND planned_end > ?"
+            f" AND {plus}state = 'COMPLETED' AND {plus}planned_start < ?"
             " ORDER BY planned_start, id LIMIT 2001",
             self.org,
             start,
             end,
         )
         if done:
-            lines = self.q(
-                "SELECT resource_id, NULL, work_order_id, id, planned_start, planned_end FROM"
-                " work_order_line_items WHERE work_order_id IN (?) AND resource_id IS NOT NULL"
-                " AND planned_start < ? AND planned_end > ? ORDER BY planned_start, id"
-                " LIMIT 2001",
+            self.named_windows(
+                "SELECT resource_id, work_order_id, id AS line_item_id, planned_start AS"
+                " starts_at, planned_end AS ends_at FROM work_order_line_items WHERE"
+                " work_order_id IN (?) AND resource_id IS NOT NULL AND planned_start < ?"
+                " AND planned_end > ? ORDER BY planned_start, id LIMIT 2001",
                 [w[0] for w in done],
                 end,
                 start,
             )
-            self.named(lines, done)
+
+    def named_windows(self, windows: str, *args: Any) -> list[Any]:
+        """Line items' windows (resource, work order, line item, start, end), each joined
+        by key to its work order, line item and item, in time order: one query, as the
+        board and the resource page read them."""
+        return self.q(
+            "SELECT x.resource_id, x.work_order_id, w.number, w.state, w.on_hold,"
+            " x.line_item_id, li.sequence, li.operation, li.status, i.sku, i.name,"
+            f" w.quantity, w.unit, x.starts_at, x.ends_at FROM ({windows}) x"
+            " JOIN work_orders w ON w.id = x.work_order_id JOIN work_order_line_items li"
+            " ON li.id = x.line_item_id JOIN items i ON i.id = w.item_id"
+            " ORDER BY x.starts_at, x.ends_at, x.line_item_id",
+            *args,
+        )
+
+    def week_board(self, monday: date) -> None:
+        """The week's busy blocks: the line items of each resource grouped by the day they
+        start on and their work order's state, then the names of blocks of one."""
+        days = [self.week(1, monday + timedelta(days=i)) for i in range(7)]
+        start, end = days[0][0], days[-1][1]
+        self.resources()
+        day = (
+            "CASE "
+            + " ".join(
+                f"WHEN starts_at < {self.lit(hi)} THEN {k}" for k, (_, hi) in enumerate(days[:-1])
+            )
+            + " ELSE 6 END"
+        )
+        text = "TEXT" if not self.sqlite else "VARCHAR"
+        plus = "+" if self.sqlite else ""  # (the window's index from its end, as the page)
+        done = [
+            r[0]
+            for r in self.q(
+                "SELECT id FROM work_orders WHERE org_id = ? AND planned_end > ?"
+                f" AND {plus}state = 'COMPLETED' AND {plus}planned_start < ?"
+                " ORDER BY planned_start, id",
+                self.org,
+                start,
+                end,
+            )
+        ]
+        blocks = self.q(
+            f"SELECT resource_id, {day}, state, on_hold, min(starts_at), max(ends_at), count(*),"
+            f" sum(booked), sum({self.hours('ends_at', 'starts_at')}), min(number),"
+            f" max(number), min(CAST(li AS {text})) FROM (SELECT b.resource_id,"
+            " b.line_item_id AS li, b.starts_at, b.ends_at, w.number, w.state, w.on_hold,"
+            " 1 AS booked FROM resource_bookings b JOIN work_orders w ON"
+            " w.id = b.work_order_id WHERE b.resource_id IN (?) AND b.starts_at < ?"
+            " AND b.ends_at > ? AND w.org_id = ? AND w.planned_end > ? AND w.planned_start < ?"
+            " UNION ALL SELECT li.resource_id, li.id, li.planned_start, li.planned_end,"
+            " w.number, w.state, w.on_hold, 0 FROM work_order_line_items li JOIN work_orders w"
+            " ON w.id = li.work_order_id WHERE li.work_order_id IN (?)"
+            " AND li.resource_id IS NOT NULL AND li.planned_start < ? AND li.planned_end > ?)"
+            f" l GROUP BY resource_id, {day}, state, on_hold"
+            f" ORDER BY resource_id, {day}, min(starts_at)",
+            self.rids,
+            end,
+            start,
+            self.org,
+            start,
+            end,
+            done or [None],
+            end,
+            start,
+        )
+        singles = [r[11] for r in blocks if r[6] == 1]
+        if singles:
+            self.named_windows(
+                "SELECT li.resource_id, li.work_order_id, li.id AS line_item_id,"
+                " coalesce(b.starts_at, li.planned_start) AS starts_at,"
+                " coalesce(b.ends_at, li.planned_end) AS ends_at FROM work_order_line_items li"
+                " LEFT JOIN resource_bookings b ON b.line_item_id = li.id WHERE li.id IN (?)",
+                [uuid.UUID(li) for li in singles],
+            )
 
     def order_list(self) -> None:
         self.q("SELECT id, name FROM customers WHERE org_id = ? ORDER BY name", self.org)
@@ -1043,10 +1202,11 @@ class Raw:
         )
         self.q(
             "SELECT * FROM events WHERE org_id = ? AND entity_id = ? UNION ALL SELECT * FROM"
-            " events WHERE org_id = ? AND parent_id = ? ORDER BY id",
+            " events WHERE org_id = ? AND parent_id = ? AND entity_id <> ? ORDER BY id",
             self.org,
             po,
             self.org,
+            po,
             po,
         )
         self.q("SELECT * FROM customers WHERE id = ?", order[0].owner_id)

@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-import uvicorn
 from pydantic_core import PydanticCustomError
 from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session
 
-from taktline import migrate
+from taktline import migrate, serving
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
 from taktline.config import Settings
@@ -105,9 +104,7 @@ def _migrate(database_url: str) -> None:
 
 def _serve(host: str, port: int, workers: int) -> None:
     typer.echo(f"Serving with {workers} worker process{'es' if workers > 1 else ''}.")
-    uvicorn.run(
-        "taktline.app:create_app",
-        factory=True,
+    serving.run(
         host=host,
         port=port,
         workers=workers,

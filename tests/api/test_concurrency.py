@@ -284,3 +284,139 @@ def test_concurrent_creates_get_unique_consecutive_numbers(
     for order in (b for b in bodies if "work_orders" in b):
         first, second = (int(wo["number"][3:]) for wo in order["work_orders"])
         assert second == first + 1, "one order's work orders are numbered together"
+
+
+# --- the production order's lock: taken only by what may move the order -------------------
+
+
+def _order_of(b: Builder, count: int, state: str) -> tuple[Json, list[Json]]:
+    """A production order of `count` work orders, brought to `state` together (SCHEDULED,
+    IN_PROCESS or READY), on a resource that takes them all at once."""
+    resource = b.resource(parallel_capacity=count)
+    body = b.production_order_body()
+    body["work_orders"] = [
+        b.work_order_body(resource_id=resource["id"], lines=2, quantity="10") for _ in range(count)
+    ]
+    po = b.ok("POST", "/production-orders", body)
+    b.ok("POST", f"/production-orders/{po['id']}/schedule", None)
+    wos = b.get(f"/production-orders/{po['id']}")["work_orders"]
+    wos = [b.get(f"/work-orders/{wo['id']}") for wo in wos]
+    if state in ("IN_PROCESS", "READY"):
+        wos = [b.wo_action(wo, "start") for wo in wos]
+    if state == "READY":
+        wos = [
+            b.report(b.report(wo, 0, quantity_completed="10", done=True), 1, done=True)
+            for wo in wos
+        ]
+    return b.get(f"/production-orders/{po['id']}"), wos
+
+
+def follows(b: Builder, po: Json) -> list[Json]:
+    return [
+        e
+        for e in b.get(f"/production-orders/{po['id']}/events")
+        if e["entity_id"] == po["id"] and e["action"] == "follow"
+    ]
+
+
+def test_the_floor_works_on_an_order_another_transaction_holds_locked(
+    live_server: str, builder: Builder
+) -> None:
+    """Reports, holds and starts once the order is IN_PROCESS cannot move the production
+    order, and so do not wait for its lock: they all answer while another transaction holds
+    it (were they to wait, they would time out here)."""
+    po, (first, second, third) = _order_of(builder, 3, "SCHEDULED")
+    first, second = builder.wo_action(first, "start"), builder.wo_action(second, "start")
+    engine = builder.client.app.state.engine  # type: ignore[attr-defined]
+    line = first["line_items"][0]["id"]
+    h = builder.headers("operator")
+    with engine.connect() as holder, httpx.Client(base_url=live_server + API, timeout=20) as http:
+        holder.exec_driver_sql(
+            "SELECT id FROM production_orders WHERE id = %(id)s FOR UPDATE", {"id": po["id"]}
+        )
+        answers = [
+            http.post(
+                f"/work-orders/{first['id']}/line-items/{line}/report",
+                json={"quantity_completed": "5"},
+                headers=h,
+            ),
+            http.post(f"/work-orders/{second['id']}/pause", json={"reason": "jam"}, headers=h),
+            http.post(f"/work-orders/{third['id']}/start", headers=h),
+        ]
+        holder.rollback()
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert answers[0].json()["line_items"][0]["quantity_completed"] == "5"
+    assert builder.get(f"/production-orders/{po['id']}")["state"] == "IN_PROCESS"
+
+
+def test_work_orders_of_one_order_starting_at_once_move_it_once(
+    live_server: str, builder: Builder
+) -> None:
+    po, wos = _order_of(builder, CLIENTS, "SCHEDULED")
+
+    responses = race(
+        live_server,
+        [
+            ("POST", f"/work-orders/{wo['id']}/start", None, builder.headers("operator"))
+            for wo in wos
+        ],
+    )
+
+    assert statuses(responses) == {200: CLIENTS}, [r.text for r in responses]
+    assert builder.get(f"/production-orders/{po['id']}")["state"] == "IN_PROCESS"
+    assert [(e["from_state"], e["to_state"]) for e in follows(builder, po)] == [
+        ("SCHEDULED", "IN_PROCESS")
+    ]
+
+
+def test_the_last_work_orders_of_an_order_completing_at_once_complete_it(
+    live_server: str, builder: Builder
+) -> None:
+    """Each complete locks the order, so that of the last ones to complete at the same
+    time one sees all the others final: the order completes, once."""
+    po, wos = _order_of(builder, CLIENTS, "READY")
+
+    responses = race(
+        live_server,
+        [
+            ("POST", f"/work-orders/{wo['id']}/complete", {}, builder.headers("operator"))
+            for wo in wos
+        ],
+    )
+
+    assert statuses(responses) == {200: CLIENTS}, [r.text for r in responses]
+    assert builder.get(f"/production-orders/{po['id']}")["state"] == "COMPLETED"
+    assert [e["to_state"] for e in follows(builder, po)] == ["IN_PROCESS", "COMPLETED"]
+
+
+def test_reports_racing_the_cancel_of_their_order_never_deadlock(
+    live_server: str, builder: Builder
+) -> None:
+    """The cancel locks the order, then its work orders; the reports lock only their work
+    order. Each report lands before the cancel (and is kept) or after it (refused)."""
+    po, wos = _order_of(builder, CLIENTS - 1, "IN_PROCESS")
+    reports: list[Request] = [
+        (
+            "POST",
+            f"/work-orders/{wo['id']}/line-items/{wo['line_items'][0]['id']}/report",
+            {"quantity_completed": "1"},
+            builder.headers("operator"),
+        )
+        for wo in wos
+    ]
+    cancel: Request = (
+        "POST",
+        f"/production-orders/{po['id']}/cancel",
+        {"reason": "the customer called it off"},
+        builder.headers(),
+    )
+
+    responses = race(live_server, [*reports, cancel])
+
+    assert responses[-1].status_code == 200, responses[-1].text
+    assert set(statuses(responses[:-1])) <= {200, 409}, [r.text for r in responses]
+    for wo, answer in zip(wos, responses, strict=False):
+        now = builder.get(f"/work-orders/{wo['id']}")
+        assert now["state"] == "CANCELED"
+        landed = "1" if answer.status_code == 200 else "0"
+        assert now["line_items"][0]["quantity_completed"] == landed

@@ -1,6 +1,8 @@
 """The production order lifecycle as pure rules: its own few actions, and the state it takes
 from its work orders (`derive_state`) and must keep in agreement with them (`agrees`)."""
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,12 +11,14 @@ from taktline.orders.lifecycle import (
     ACCEPTS_WORK_ORDERS,
     PRODUCTION_ORDER_ACTIONS,
     PRODUCTION_ORDER_TRANSITIONS,
+    WORK_ORDER_TRANSITIONS,
     ProductionOrderView,
     State,
     agrees,
     allowed_actions,
     decide,
     derive_state,
+    may_move_order,
 )
 
 D, S, P, C, X, DEL = (
@@ -259,3 +263,34 @@ def test_an_in_process_order_does_not_agree_with_finished_work() -> None:
     assert agrees(P, [X, D])
     assert not agrees(P, [C])
     assert not agrees(P, [C, X])
+
+
+# --- may_move_order: which work order actions need the order's lock ------------------------
+
+
+def test_an_action_said_not_to_move_the_order_never_moves_it() -> None:
+    """Whenever `may_move_order` says no, taking the action (from any state it is taken
+    from, beside up to three other work orders in any states) leaves an order that agrees
+    with its work orders as it was: the use case may then leave the order unlocked."""
+    checked = 0
+    for transition in WORK_ORDER_TRANSITIONS:
+        for mine, order in itertools.product(transition.sources, State):
+            if may_move_order(transition.action, order):
+                continue
+            for n in range(4):
+                for others in itertools.combinations_with_replacement(State, n):
+                    if not agrees(order, [mine, *others]):
+                        continue
+                    after = [transition.target or mine, *others]
+                    assert derive_state(order, after) is order, (transition, mine, others)
+                    checked += 1
+    assert checked > 500  # (the rule is not vacuous)
+
+
+def test_the_floor_needs_the_orders_lock_only_to_start_it_and_to_complete() -> None:
+    for action in ("report", "skip", "pause", "resume"):
+        assert not any(may_move_order(action, order) for order in (None, *State))
+    assert may_move_order("start", S)
+    assert may_move_order("start", D)
+    assert not may_move_order("start", P)
+    assert may_move_order("complete", P)

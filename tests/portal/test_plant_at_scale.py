@@ -514,3 +514,26 @@ def test_the_bottleneck_analysis_is_the_full_analysis_of_every_booking(
         ]
         assert [w.number for w in waiting.out.late_work_orders] == blamed[:2], code
         assert waiting.late_count == len(blamed), code
+
+
+def test_the_open_work_index_and_the_sql_of_late_write_open_work_the_same_way() -> None:
+    """SQLite takes a partial index only for a query with the very same condition: the
+    migration, the model and `open_sql` write open work as one list of literals, in one
+    order."""
+    import importlib
+
+    from sqlalchemy.dialects import sqlite
+
+    from taktline.orders.models import OPEN_STATES_SQL
+
+    migration = importlib.import_module("taktline.migrations.versions.r0007_dashboard_indexes")
+    compiled = str(
+        bottlenecks.open_sql().compile(
+            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
+    assert migration.OPEN == OPEN_STATES_SQL
+    assert compiled == "work_orders." + OPEN_STATES_SQL
+    table = WorkOrder.metadata.tables["work_orders"]
+    index = next(i for i in table.indexes if i.name == "ix_work_orders_open")
+    assert str(index.dialect_options["sqlite"]["where"]) == OPEN_STATES_SQL

@@ -171,6 +171,14 @@ def bars(svg: str) -> list[tuple[str, str]]:
     return re.findall(r'<a href="([^"]+)" class="bar" data-line-item="([^"]+)"', svg)
 
 
+def blocks(svg: str) -> list[tuple[str, int, str]]:
+    """(href, line items, title) of each busy block of a Gantt chart (a week's)."""
+    found = re.findall(
+        r'<a href="([^"]+)" class="bar block" data-line-items="(\d+)"><title>([^<]*)</title>', svg
+    )
+    return [(href.replace("&amp;", "&"), int(n), title) for href, n, title in found]
+
+
 def floor_forms(html: str) -> list[str]:
     """The actions of the shop floor's forms on a page."""
     return re.findall(r'<form method="post" action="(/floor/[^"]+)"', html)
@@ -454,7 +462,41 @@ def test_the_board_keeps_completed_work_in_the_colour_of_its_state(
     assert svg.count("fill-COMPLETED") == 2
 
 
-def test_the_board_draws_500_bookings_in_a_bounded_svg(
+def test_a_week_draws_a_resources_line_items_of_a_day_in_one_state_as_one_block(
+    client: TestClient, tenant: Tenant, plant: Plant
+) -> None:
+    po = make_order(
+        client,
+        tenant,
+        plant,
+        [
+            wo_body(plant, at(1)),
+            wo_body(plant, at(3)),
+            wo_body(plant, at(5)),
+            wo_body(plant, at(30)),
+        ],
+    )
+    wos = po["work_orders"]
+    api_ok(client, tenant, wos[1]["id"], "start")
+    signed_in(client, tenant, "viewer")
+
+    svg = gantt_svg(page(client, f"/board?zoom=week&from={DAY}"))
+
+    # On each resource, the first day: the two SCHEDULED ones as a block that says how many
+    # and links to that day, the one IN_PROCESS its own bar; the next day's alone a bar.
+    found = blocks(svg)
+    assert [(href, n) for href, n, _ in found] == [(f"/board?zoom=day&from={DAY}", 2)] * 2
+    for _, _, title in found:
+        assert title.startswith(f"2 line items of {wos[0]['number']} to {wos[2]['number']} · ")
+        assert title.endswith(" · SCHEDULED")
+    hrefs = sorted(href for href, _ in bars(svg))
+    assert hrefs == sorted(
+        [f"/work-orders/{wos[1]['id']}"] * 2 + [f"/work-orders/{wos[3]['id']}"] * 2
+    )
+    assert "fill-IN_PROCESS" in svg
+
+
+def test_the_board_draws_500_bookings_of_a_week_as_a_few_blocks_and_a_day_bar_by_bar(
     app: FastAPI, client: TestClient, tenant: Tenant, plant: Plant
 ) -> None:
     more = [
@@ -495,11 +537,17 @@ def test_the_board_draws_500_bookings_in_a_bounded_svg(
 
     html = page(client, f"/board?zoom=week&from={DAY}")
 
+    # A block (or a bar of one) per resource and day at most, every booking in one of them.
     svg = gantt_svg(html)
-    assert len(bars(svg)) == 500
-    assert len(svg.encode()) < 300_000, f"the SVG is {len(svg.encode())} bytes"
+    found = blocks(svg)
+    assert sum(n for _, n, _ in found) + len(bars(svg)) == 500
+    assert len(found) + len(bars(svg)) <= 4 * 7
+    assert all(href.startswith("/board?zoom=day&from=2030-01-") for href, _, _ in found)
+    assert "500 bookings" in html
+    assert len(svg.encode()) < 30_000, f"the SVG is {len(svg.encode())} bytes"
     day = page(client, f"/board?zoom=day&from={DAY}")
     assert 0 < len(bars(gantt_svg(day))) < 500
+    assert not blocks(gantt_svg(day))
 
 
 # --- the shop floor ------------------------------------------------------------------------

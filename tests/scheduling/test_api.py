@@ -248,6 +248,38 @@ def test_bottlenecks_over_the_bookings_name_the_busiest_resource_and_why_work_is
     assert late["waited_minutes"] == 240
     assert [h["work_order_number"] for h in late["held_up_by"]] == [first["number"]]
     assert first["number"] in late["reason"]
+    assert report["late_count"] == 1
+
+
+def test_bottlenecks_list_the_first_limit_late_work_orders_and_count_them_all(
+    client: TestClient, tenant: Tenant
+) -> None:
+    shop = Shop.open(client, tenant, hours=None)
+    bl1 = shop.resource("BL1")
+    late = []
+    for k in range(3):
+        wo = shop.work_order([shop.line(bl1, 60)], due=at(k))
+        window = {"id": wo["line_items"][0]["id"], "planned_start": iso(k + 1)}
+        window["planned_end"] = iso(k + 2)
+        late.append(shop.act(wo, "schedule", {"line_items": [window]}))
+    window = {"from": iso(0), "to": iso(24)}
+
+    every = ok(client.get(f"{API}/bottlenecks", params=window, headers=tenant.headers("viewer")))
+    first = ok(
+        client.get(
+            f"{API}/bottlenecks", params={**window, "limit": 1}, headers=tenant.headers("viewer")
+        )
+    )
+    refused = [
+        client.get(f"{API}/bottlenecks", params={**window, "limit": n}, headers=tenant.headers())
+        for n in (0, 501)
+    ]
+
+    assert every["late_count"] == first["late_count"] == 3
+    assert len(every["late_work_orders"]) == 3
+    assert first["late_work_orders"] == every["late_work_orders"][:1]
+    for answer in refused:
+        assert error_fields(assert_problem(answer, 422, "validation-error")) == ["query.limit"]
 
 
 def test_bottlenecks_default_to_the_next_week_and_check_their_window(

@@ -25,7 +25,7 @@ def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def expected_version(
+async def expected_version(  # async: it only parses, and so needs no worker thread
     if_match: Annotated[
         str | None,
         Header(description='The ETag last read (`"3"`): refused with 412 if it has moved on.'),

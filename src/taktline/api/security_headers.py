@@ -37,7 +37,6 @@ from secure import (
     XContentTypeOptions,
     XFrameOptions,
 )
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_PREFIX = "/api/"
@@ -143,6 +142,15 @@ def secure_cookie(set_cookie: bytes) -> bytes:
     return set_cookie if _SECURE_ATTRIBUTE.search(set_cookie) else set_cookie + b"; Secure"
 
 
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+def _raw(headers: Mapping[str, str]) -> RawHeaders:
+    return tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
+
+
 class SecurityHeadersMiddleware:
     """Adds the headers of the answer's policy to every HTTP answer that has not set them
     itself, and over HTTPS marks every cookie `Secure` and adds HSTS."""
@@ -150,30 +158,41 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, policies: HeaderPolicies) -> None:
         self.app = app
         self.policies = policies
+        # Every answer gets one of these few sets: encoded once, not per answer.
+        self._sets: dict[tuple[int, bool, bool], RawHeaders] = {}
+
+    def _headers(self, path: str, https: bool) -> RawHeaders:
+        policy = self.policies.for_path(path)
+        store = not path.startswith(STATIC_PREFIX)
+        key = (id(policy), store, https)
+        found = self._sets.get(key)
+        if found is None:
+            extra = dict(policy)
+            if store:
+                extra.update(NO_STORE)
+            if https:
+                extra.update(HSTS)
+            found = self._sets[key] = _raw(extra)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
         https = scope.get("scheme") == "https"
-        extra: dict[str, str] = dict(self.policies.for_path(path))
-        if not path.startswith(STATIC_PREFIX):
-            extra.update(NO_STORE)
-        if https:
-            extra.update(HSTS)
+        extra = self._headers(scope["path"], https)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    headers.setdefault(name, value)
+                raw = list(message.get("headers") or ())
+                present = {name.lower() for name, _ in raw}
+                raw.extend(header for header in extra if header[0] not in present)
                 if https:
-                    headers.raw[:] = [
-                        (name, secure_cookie(value) if name == b"set-cookie" else value)
-                        for name, value in headers.raw
+                    raw = [
+                        (name, secure_cookie(value) if name.lower() == b"set-cookie" else value)
+                        for name, value in raw
                     ]
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

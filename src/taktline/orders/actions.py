@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taktline.db import transaction, utcnow
+from taktline.db import new_id, transaction, utcnow
 from taktline.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationProblem
 from taktline.events import service as events
 from taktline.orders import locks
@@ -84,7 +84,7 @@ def schedule_locked(
 ) -> None:
     """Schedules a work order the caller has locked: sets the windows, books the resources.
     The production order's schedule runs it for each of its work orders on one ledger."""
-    _decide(wo, po, "schedule")
+    _decide(wo, _state(po), "schedule")
     if windows:
         apply_windows(session, actor, wo, windows, ["body"])
     if start is not None:
@@ -92,7 +92,7 @@ def schedule_locked(
     else:
         problems = schedule_problems([line_item_view(li) for li in wo.line_items])
         if problems:
-            _refuse(wo, po, "schedule", "; ".join(problems))
+            _refuse(wo, _state(po), "schedule", "; ".join(problems))
     if ledger is None:
         ledger = BookingLedger.load(session, actor, [wo], start or earliest_planned_start([wo]))
     if start is not None:
@@ -104,7 +104,7 @@ def schedule_locked(
             ) from None
     ledger.book(session, actor, wo)
     refresh_planned_window(wo)
-    _transition(session, actor, wo, po, "schedule", changes=windows_of(wo))
+    _transition(session, actor, wo, _state(po), "schedule", changes=windows_of(wo))
 
 
 def unschedule(
@@ -113,7 +113,7 @@ def unschedule(
     authorize(actor, "work_order.unschedule")
     with transaction(session):
         wo, po = locks.work_order(session, actor, wo_id, expected_version)
-        _transition(session, actor, wo, po, "unschedule")
+        _transition(session, actor, wo, _state(po), "unschedule")
         release_bookings(session, [wo.id])
         _follow(session, actor, po, wo, "unscheduled")
     return wo
@@ -124,8 +124,8 @@ def start(
 ) -> WorkOrder:
     authorize(actor, "work_order.start")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
-        _transition(session, actor, wo, po, "start")
+        wo, po, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "start")
+        _transition(session, actor, wo, po_state, "start")
         wo.actual_start = utcnow()
         _follow(session, actor, po, wo, "started")
     return wo
@@ -140,8 +140,8 @@ def pause(
 ) -> WorkOrder:
     authorize(actor, "work_order.pause")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
-        _transition(session, actor, wo, po, "pause", reason=reason)
+        wo, _, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "pause")
+        _transition(session, actor, wo, po_state, "pause", reason=reason)
         wo.on_hold = True
         wo.hold_reason = reason
     return wo
@@ -152,8 +152,8 @@ def resume(
 ) -> WorkOrder:
     authorize(actor, "work_order.resume")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
-        _transition(session, actor, wo, po, "resume", reason=wo.hold_reason)
+        wo, _, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "resume")
+        _transition(session, actor, wo, po_state, "resume", reason=wo.hold_reason)
         wo.on_hold = False
         wo.hold_reason = None
     return wo
@@ -172,9 +172,9 @@ def report(
     is kept as it was given, so that it can be reversed."""
     authorize(actor, "work_order.report")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        wo, _, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "report")
         li = _line_item(wo, line_item_id)
-        _decide(wo, po, "report")
+        _decide(wo, po_state, "report")
         if li.status in FINISHED_LINE_ITEM:
             raise Conflict(
                 f"Line item {li.sequence} ({li.operation}) of {wo.number} is already {li.status};"
@@ -190,6 +190,9 @@ def report(
             li.actual_end = now
         _roll_up_quantities(wo)
         entry = LineItemReport(
+            # its id now, for the event: no flush before the one at commit, which writes the
+            # work order once (one version step) with its line item, the report and the event
+            id=new_id(),
             org_id=actor.org_id,
             work_order_id=wo.id,
             line_item_id=li.id,
@@ -202,12 +205,11 @@ def report(
             at=now,
         )
         session.add(entry)
-        session.flush()
         _transition(
             session,
             actor,
             wo,
-            po,
+            po_state,
             "report",
             reason=body.note,
             changes={
@@ -235,10 +237,10 @@ def reverse_report(
     its line item again. Operators reverse their own reports, planners anyone's."""
     authorize(actor, "work_order.reverse_report")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        wo, _, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "report")
         li = _line_item(wo, line_item_id)
         # A reversal is a report (of negative quantities): the same states allow it.
-        _decide(wo, po, "report")
+        _decide(wo, po_state, "report")
         original = session.scalars(
             select(LineItemReport).where(
                 LineItemReport.id == body.report_id,
@@ -286,7 +288,7 @@ def reverse_report(
             session,
             actor,
             wo,
-            po,
+            po_state,
             "report",
             recorded_as="reverse_report",
             reason=body.reason,
@@ -313,9 +315,9 @@ def skip(
 ) -> WorkOrder:
     authorize(actor, "work_order.skip")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
+        wo, _, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "skip")
         li = _line_item(wo, line_item_id)
-        _decide(wo, po, "skip")
+        _decide(wo, po_state, "skip")
         if li.status is not LineItemStatus.PENDING:
             raise Conflict(
                 f"Line item {li.sequence} ({li.operation}) of {wo.number} is {li.status}; "
@@ -327,7 +329,7 @@ def skip(
             session,
             actor,
             wo,
-            po,
+            po_state,
             "skip",
             reason=reason,
             changes={"line_item": li.sequence, "operation": li.operation, "status": "SKIPPED"},
@@ -344,15 +346,15 @@ def complete(
 ) -> WorkOrder:
     authorize(actor, "work_order.complete")
     with transaction(session):
-        wo, po = locks.work_order(session, actor, wo_id, expected_version)
-        _decide(wo, po, "complete")
+        wo, po, po_state = locks.work_order_for(session, actor, wo_id, expected_version, "complete")
+        _decide(wo, po_state, "complete")
         produced = _final_quantity(wo.quantity_produced, body.quantity_produced, "produced")
         scrapped = _final_quantity(wo.quantity_scrapped, body.quantity_scrapped, "scrapped")
         _transition(
             session,
             actor,
             wo,
-            po,
+            po_state,
             "complete",
             changes={"quantity_produced": str(produced), "quantity_scrapped": str(scrapped)},
         )
@@ -386,7 +388,7 @@ def cancel_locked(
     reason: str,
 ) -> None:
     for wo in work_orders:
-        _transition(session, actor, wo, po, "cancel", reason=reason)
+        _transition(session, actor, wo, _state(po), "cancel", reason=reason)
         wo.on_hold = False
         wo.hold_reason = None
     release_bookings(session, [wo.id for wo in work_orders])
@@ -407,7 +409,7 @@ def delete_locked(
     session: Session, actor: Actor, work_orders: Sequence[WorkOrder], po: ProductionOrder | None
 ) -> None:
     for wo in work_orders:
-        _transition(session, actor, wo, po, "delete")
+        _transition(session, actor, wo, _state(po), "delete")
     release_bookings(session, [wo.id for wo in work_orders])
 
 
@@ -446,12 +448,16 @@ def reschedule_locked(
 # --- internals -----------------------------------------------------------------------------
 
 
-def _decide(wo: WorkOrder, po: ProductionOrder | None, action: str) -> None:
-    decide_or_refuse(work_order_view(wo, po.state if po else None), action, "work order", wo.number)
+def _state(po: ProductionOrder | None) -> State | None:
+    return po.state if po else None
 
 
-def _refuse(wo: WorkOrder, po: ProductionOrder | None, action: str, reason: str) -> None:
-    view = work_order_view(wo, po.state if po else None)
+def _decide(wo: WorkOrder, po_state: State | None, action: str) -> None:
+    decide_or_refuse(work_order_view(wo, po_state), action, "work order", wo.number)
+
+
+def _refuse(wo: WorkOrder, po_state: State | None, action: str, reason: str) -> None:
+    view = work_order_view(wo, po_state)
     raise InvalidTransition(
         "work order", wo.number, action, wo.state, allowed_actions(view), reason
     )
@@ -461,7 +467,7 @@ def _transition(
     session: Session,
     actor: Actor,
     wo: WorkOrder,
-    po: ProductionOrder | None,
+    po_state: State | None,
     action: str,
     *,
     reason: str | None = None,
@@ -470,9 +476,7 @@ def _transition(
 ) -> None:
     """Takes `action` by the lifecycle and records it (as `recorded_as` when the event names
     a more particular action than the lifecycle's, e.g. a reversal, which is a report)."""
-    decision = decide_or_refuse(
-        work_order_view(wo, po.state if po else None), action, "work order", wo.number
-    )
+    decision = decide_or_refuse(work_order_view(wo, po_state), action, "work order", wo.number)
     wo.state = decision.to_state
     # Touching the row bumps its version even when the state stays (a hold, a report), so
     # every change is visible in the ETag.
@@ -528,15 +532,19 @@ def _check_quantities(
     scrapped: Decimal,
 ) -> None:
     """Refuses, with the numbers, quantities that could not have reached the line item."""
-    tolerance = session.scalar(
-        select(Organisation.over_production_tolerance_percent).where(
-            Organisation.id == actor.org_id
+    counts, index = _counts(wo), wo.line_items.index(li)
+    # A tolerance only ever allows more: what passes without one passes with any, so the
+    # organisation's is read only for a report that needs it (and for the refusal's words).
+    why = report_refusal(counts, index, wo.quantity, Decimal(0), completed, scrapped)
+    if why is not None:
+        tolerance = session.scalar(
+            select(Organisation.over_production_tolerance_percent).where(
+                Organisation.id == actor.org_id
+            )
         )
-    )
-    index = wo.line_items.index(li)
-    why = report_refusal(
-        _counts(wo), index, wo.quantity, tolerance or Decimal(0), completed, scrapped
-    )
+        why = report_refusal(
+            counts, index, wo.quantity, tolerance or Decimal(0), completed, scrapped
+        )
     if why is not None:
         field = "quantity_completed" if completed else "quantity_scrapped"
         raise ValidationProblem([FieldError(["body", field], why)])

@@ -263,7 +263,11 @@ def check_can_lay_out(wo: WorkOrder) -> None:
 def release_bookings(session: Session, work_order_ids: Sequence[uuid.UUID]) -> None:
     if work_order_ids:
         session.execute(
-            delete(ResourceBooking).where(ResourceBooking.work_order_id.in_(work_order_ids))
+            delete(ResourceBooking)
+            .where(ResourceBooking.work_order_id.in_(work_order_ids))
+            # No use case releases bookings it holds as records (the ledger reads columns),
+            # so there is nothing in the session to keep in step: a plain DELETE.
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -151,6 +151,27 @@ WORK_ORDER_TRANSITIONS: tuple[WorkOrderTransition, ...] = (
 WORK_ORDER_ACTIONS: tuple[str, ...] = tuple(t.action for t in WORK_ORDER_TRANSITIONS)
 
 
+def may_move_order(action: str, order_state: State | None) -> bool:
+    """Whether taking `action` on a work order may change the state of its production order,
+    now in `order_state`, by `derive_state`; when it cannot, the action need not lock the
+    order (see `orders.locks`).
+
+    - An action that keeps the work order's state (a hold, a report, a skip) leaves the
+      order's work order states, and so the order, as they were; none of their guards
+      looks at the order.
+    - A closed order (CANCELED, COMPLETED, DELETED) never follows its work orders.
+    - An IN_PROCESS order stays IN_PROCESS while any of its work is open, and an action
+      that leaves this work order open (a start) leaves some open.
+    Each of these holds whenever the order's state is read: an IN_PROCESS order leaves that
+    state only when all its work is final (then this action is refused) or when it is
+    canceled (which waits for this work order's lock, then cancels it too).
+    """
+    transition = next(t for t in WORK_ORDER_TRANSITIONS if t.action == action)
+    if transition.target is None or order_state in CLOSED_ORDER_STATES:
+        return False
+    return not (order_state is State.IN_PROCESS and transition.target in OPEN_STATES)
+
+
 # --- production orders ---------------------------------------------------------------------
 
 

@@ -1,19 +1,20 @@
 """The one lock order of the orders aggregate: the production order first, then its work
 orders in id order, then (in `booking`) the resources they book in id order. Every use case
 that changes orders takes its locks through these functions, so that no two of them can
-deadlock each other. On SQLite writers are serialised at BEGIN already; these are row locks
-on PostgreSQL.
+deadlock each other. An action that cannot move the production order skips its lock and
+starts at the work order (`work_order_for`): still in the order, as a suffix of it. On
+SQLite writers are serialised at BEGIN already; these are row locks on PostgreSQL.
 """
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, lazyload
 
 from taktline import records
 from taktline.errors import Conflict, FieldError, Loc, NotFound, ValidationProblem
-from taktline.orders.lifecycle import ACCEPTS_WORK_ORDERS
+from taktline.orders.lifecycle import ACCEPTS_WORK_ORDERS, State, may_move_order
 from taktline.orders.models import ProductionOrder, WorkOrder
 from taktline.permissions import Actor
 
@@ -94,28 +95,76 @@ def work_order(
 ) -> tuple[WorkOrder, ProductionOrder | None]:
     """The actor's work order, locked after its production order, at the version the
     caller read."""
-    po_id = session.execute(
-        select(WorkOrder.production_order_id).where(
-            WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id
-        )
-    ).first()
-    if po_id is None:
-        raise NotFound("work order", wo_id)
-    po = None
-    if po_id[0] is not None:
-        po = records.get_owned(
-            session,
-            ProductionOrder,
-            actor.org_id,
-            po_id[0],
-            kind="production order",
-            for_update=True,
-        )
-    wo = records.get_owned(
-        session, WorkOrder, actor.org_id, wo_id, kind="work order", for_update=True
-    )
-    records.check_version(wo, expected_version, wo.number)
+    wo, po, _ = work_order_for(session, actor, wo_id, expected_version, None)
     return wo, po
+
+
+def work_order_for(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    expected_version: int | None,
+    action: str | None,
+) -> tuple[WorkOrder, ProductionOrder | None, State | None]:
+    """The actor's work order, locked, at the version the caller read, for `action` (None:
+    any); its production order, locked first, when the action may move it
+    (`lifecycle.may_move_order`), else None; and that order's state.
+
+    Most of the floor's actions (reports, holds, a start once the order is IN_PROCESS) never
+    move the order, and leave it unlocked: the work orders of one production order are
+    worked on at the same time, and each would otherwise wait for all the others. The state
+    those read unlocked cannot move in a way that changes their decision (see there)."""
+    if action is not None and not may_move_order(action, None):
+        # (an action that keeps the work order's state): the work order locked, with its
+        # order's state, not locked (as it was before any wait for the lock: see there)
+        found = session.execute(
+            _locked_work_order(actor, wo_id)
+            .add_columns(ProductionOrder.state)
+            .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+        ).first()
+        if found is None:
+            raise NotFound("work order", wo_id)
+        wo, po_state = found
+        records.check_version(wo, expected_version, wo.number)
+        return wo, None, po_state
+    order = session.execute(
+        select(WorkOrder.production_order_id, ProductionOrder.state)
+        .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+        .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
+    ).first()
+    if order is None:
+        raise NotFound("work order", wo_id)
+    po_id, po_state = order
+    po = None
+    if po_id is not None and (action is None or may_move_order(action, po_state)):
+        po = session.scalars(
+            select(ProductionOrder)
+            .where(ProductionOrder.id == po_id, ProductionOrder.org_id == actor.org_id)
+            .with_for_update()
+            # its items are not needed to move it; read them if asked
+            .options(lazyload(ProductionOrder.items))
+            .execution_options(populate_existing=True)
+        ).one()
+        po_state = po.state
+    wo = session.scalars(_locked_work_order(actor, wo_id)).first()
+    if wo is None:
+        raise NotFound("work order", wo_id)
+    records.check_version(wo, expected_version, wo.number)
+    return wo, po, po_state
+
+
+def _locked_work_order(actor: Actor, wo_id: uuid.UUID) -> Select[WorkOrder]:
+    """The actor's work order, locked, as it is now; its line items (which change only
+    under its lock) by the relationship's own statement, after the lock. Not joined into
+    this one: a statement that waited for the lock sees the rows of other tables as they
+    were before it waited (PostgreSQL rechecks only the locked row), and a report would
+    add to quantities another one had just changed."""
+    return (
+        select(WorkOrder)
+        .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
+        .with_for_update(of=WorkOrder)
+        .execution_options(populate_existing=True)
+    )
 
 
 def production_order_for_new_work(

@@ -59,8 +59,9 @@ def _add_action_route(
 ) -> None:
     """One route per action: POST /{id}/{name} (or DELETE /{id}), with the action's body."""
 
-    def endpoint(**kwargs: Any) -> Any:
+    def endpoint(**kwargs: Any) -> Response:
         session: Session = kwargs["session"]
+        headers = kwargs["response"]
         record = action.run(
             session,
             kwargs["actor"],
@@ -69,7 +70,18 @@ def _add_action_route(
             kwargs.get("body"),
             kwargs["if_match"],
         )
-        return answer(session, kwargs["response"], record)
+        # (read after the action's commit, not in its transaction: a complete holds its
+        # production order's lock until then, and the order's other completes wait for it)
+        body = answer(session, headers, record)
+        session.close()
+        # The answer is made whole here, in this route's worker thread: its body was checked
+        # as it was built and the session holds no transaction any more (closed above), so
+        # that FastAPI needs no other thread to check the body again or to close the session.
+        return Response(
+            body.model_dump_json(),
+            media_type="application/json",
+            headers={"ETag": headers.headers["ETag"]},
+        )
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter(id_name, keyword, annotation=uuid.UUID)]

@@ -113,6 +113,8 @@ class GanttBarIn:
     """The state, used as the fill class: "SCHEDULED"."""
     key: str = ""
     hold: bool = False
+    count: int = 1
+    """How many line items it stands for: more than one for a busy block at coarse zoom."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class GanttBar:
     start: datetime
     end: datetime
     row: str
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ def gantt(
                     start=b.start,
                     end=b.end,
                     row=b.row,
+                    count=b.count,
                 )
             )
         y += height

@@ -13,7 +13,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from taktline.db import UTCDateTime
@@ -50,18 +63,12 @@ COUNTED_STATES = tuple(s for s in State if s is not State.DELETED)
 
 def state_counts(session: Session, org_id: uuid.UUID) -> dict[State, int]:
     """How many work orders are in each state (DELETED left out), in one statement: a count
-    per state, each along the (organisation, state, id) index (walking it in id order is what
-    makes PostgreSQL count the index rather than read the table, for the largest state)."""
+    per state, each along the narrowest index, (organisation, state), never the table."""
     counts = session.execute(
         select(
             *(
                 select(func.count())
-                .select_from(
-                    select(WorkOrder.id)
-                    .where(WorkOrder.org_id == org_id, WorkOrder.state == state)
-                    .order_by(WorkOrder.id)
-                    .subquery()
-                )
+                .where(WorkOrder.org_id == org_id, WorkOrder.state == state)
                 .scalar_subquery()
                 for state in COUNTED_STATES
             )
@@ -98,26 +105,21 @@ class DueList:
 def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime, limit: int) -> DueList:
     """The open work orders that are late or at risk, as `orders.lifecycle.punctuality`
     says (in SQL: `late_sql`, `late_or_at_risk_sql`): how many of each, and the `limit` with
-    the least slack (the latest first). One query."""
+    the least slack (the latest first). Two queries, inside the partial index of open work
+    (which `late_or_at_risk_sql` and `late_sql` name): the counts, then the few."""
     late = late_sql(now)
+    n_late, n_all = session.execute(
+        select(func.coalesce(func.sum(case((late, 1), else_=0)), 0), func.count()).where(
+            WorkOrder.org_id == org_id, late_or_at_risk_sql(now)
+        )
+    ).one()
+    # Late work has negative slack and work at risk none (`orders.lifecycle.slack`): with
+    # `limit` late, the few are all late, and only the late are ranked.
+    which = late if n_late >= limit else late_or_at_risk_sql(now)
     slack_us = slack_us_sql(now).label("slack_us")
-    # The few with the least slack, and the counts, over every row that qualifies (the
-    # window is taken before the limit), carrying no more than they are ranked by.
     worst = (
-        select(
-            WorkOrder.id,
-            WorkOrder.number,
-            late.label("late"),
-            slack_us,
-            func.sum(case((late, 1), else_=0)).over().label("n_late"),
-            func.count().over().label("n_all"),
-        )
-        # (no index on the due date is worth walking: each state's, then the rows)
-        .where(
-            WorkOrder.org_id == org_id,
-            WorkOrder.state.in_(OPEN_STATES),
-            late_or_at_risk_sql(now),
-        )
+        select(WorkOrder.id, WorkOrder.number, late.label("late"), slack_us)
+        .where(WorkOrder.org_id == org_id, which)
         .order_by(slack_us, WorkOrder.number)
         .limit(limit)
         .subquery()
@@ -137,17 +139,14 @@ def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime, limit: 
             WorkOrder.planned_end,
             w.late,
             w.slack_us,
-            w.n_late,
-            w.n_all,
         )
         .select_from(worst)
         .join(WorkOrder, WorkOrder.id == w.id)
         .join(Item, Item.id == WorkOrder.item_id)
         .order_by(w.slack_us, w.number)
     ).all()
-    found, counts = [], (0, 0)
-    for row in rows:
-        wo_id, number, state, hold, sku, name, qty, unit, due, end, is_late, left = row[:12]
+    found = []
+    for wo_id, number, state, hold, sku, name, qty, unit, due, end, is_late, left in rows:
         assert due is not None
         found.append(
             DueRow(
@@ -165,9 +164,7 @@ def late_and_at_risk(session: Session, org_id: uuid.UUID, now: datetime, limit: 
                 timedelta(microseconds=int(left)),
             )
         )
-        counts = (int(row[12]), int(row[13]))
-    n_late, n_all = counts
-    return DueList(found, n_late, n_all - n_late)
+    return DueList(found, int(n_late), int(n_all) - int(n_late))
 
 
 # --- resources and their load --------------------------------------------------------------
@@ -249,12 +246,11 @@ def booked_hours(
 
 @dataclass(frozen=True)
 class BookedLine:
-    """A line item's window on a resource, with what the board and the lists show of it."""
+    """A line item's window on a resource, with what the board and the lists show of it:
+    its booking's window, or, for a COMPLETED work order's line item (its booking released
+    on completion), its planned window, shown as history."""
 
     resource_id: uuid.UUID
-    booking_id: uuid.UUID | None
-    """None for a COMPLETED work order's line item: its booking was released on completion,
-    its planned window is shown as history."""
     work_order_id: uuid.UUID
     number: str
     state: State
@@ -271,72 +267,41 @@ class BookedLine:
     ends_at: datetime
 
 
-def _booked_lines(
-    session: Session,
-    found: Sequence[Sequence[Any]],
-    work_orders: dict[uuid.UUID, Any] | None = None,
-) -> list[BookedLine]:
-    """BookedLines of (resource, booking, work order, line item, start, end), with their work
-    orders (read here unless given), line items and items, in a fixed number of queries: by
-    their ids, so that each is looked up by its key however the planner estimates them."""
-    if not found:
-        return []
-    if work_orders is None:
-        work_orders = {
-            row.id: row
-            for row in session.execute(
-                select(
-                    WorkOrder.id,
-                    WorkOrder.number,
-                    WorkOrder.state,
-                    WorkOrder.on_hold,
-                    WorkOrder.item_id,
-                    WorkOrder.quantity,
-                    WorkOrder.unit,
-                ).where(WorkOrder.id.in_({f[2] for f in found}))
-            )
-        }
-    lines = {
-        row.id: row
-        for row in session.execute(
-            select(LineItem.id, LineItem.sequence, LineItem.operation, LineItem.status).where(
-                LineItem.id.in_({f[3] for f in found})
-            )
+def _named(windows: Any) -> Any:
+    """The windows of line items (a subquery of resource_id, work_order_id, line_item_id,
+    starts_at, ends_at), joined by key to what a BookedLine shows of each."""
+    w = windows.c
+    return (
+        select(
+            w.resource_id,
+            w.work_order_id,
+            WorkOrder.number,
+            WorkOrder.state,
+            WorkOrder.on_hold,
+            w.line_item_id,
+            LineItem.sequence,
+            LineItem.operation,
+            LineItem.status,
+            Item.sku,
+            Item.name,
+            WorkOrder.quantity,
+            WorkOrder.unit,
+            w.starts_at,
+            w.ends_at,
         )
-    }
-    items = {
-        row.id: row
-        for row in session.execute(
-            select(Item.id, Item.sku, Item.name).where(
-                Item.id.in_({w.item_id for w in work_orders.values()})
-            )
-        )
-    }
-    out = []
-    for rid, booking_id, wo_id, li_id, starts, ends in found:
-        wo, li = work_orders[wo_id], lines[li_id]
-        item = items[wo.item_id]
-        out.append(
-            BookedLine(
-                rid,
-                booking_id,
-                wo_id,
-                wo.number,
-                wo.state,
-                wo.on_hold,
-                li_id,
-                li.sequence,
-                li.operation,
-                li.status,
-                item.sku,
-                item.name,
-                wo.quantity,
-                wo.unit,
-                starts,
-                ends,
-            )
-        )
-    return out
+        .select_from(windows)
+        .join(WorkOrder, WorkOrder.id == w.work_order_id)
+        .join(LineItem, LineItem.id == w.line_item_id)
+        .join(Item, Item.id == WorkOrder.item_id)
+    )
+
+
+def _booked_lines(session: Session, windows: Any) -> list[BookedLine]:
+    """BookedLines of the windows (see `_named`), in their order, in one query: each row
+    found by its window, then its work order, line item and item by their keys."""
+    w = windows.c
+    stmt = _named(windows).order_by(w.starts_at, w.ends_at, w.line_item_id)
+    return [BookedLine(*row) for row in session.execute(stmt)]
 
 
 def _on_resources(
@@ -360,17 +325,41 @@ def bookings(
 ) -> list[BookedLine]:
     """The bookings of the organisation's resources (or of `resource_ids`, which the caller
     found to be its own) overlapping [start, end) (end None: every one after start), the
-    first `limit` in time order, with their line items, work orders and items; four
-    queries."""
+    first `limit` in time order, with their line items, work orders and items; one query."""
     b = ResourceBooking
-    stmt = select(b.resource_id, b.id, b.work_order_id, b.line_item_id, b.starts_at, b.ends_at)
-    stmt = stmt.where(_on_resources(org_id, resource_ids), b.ends_at > start)
+    stmt = select(b.resource_id, b.work_order_id, b.line_item_id, b.starts_at, b.ends_at).where(
+        _on_resources(org_id, resource_ids), b.ends_at > start
+    )
     if end is not None:
         stmt = stmt.where(b.starts_at < end)
     stmt = stmt.order_by(b.starts_at, b.id)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return _booked_lines(session, session.execute(stmt).all())
+    return _booked_lines(session, stmt.subquery("windows"))
+
+
+def _done_before(end: datetime) -> list[ColumnElement[bool]]:
+    """COMPLETED work orders planned to start before `end`: terms that only filter what
+    the planned window's index finds from its end (on SQLite, which would otherwise walk
+    all the work done before `end`, or all that is COMPLETED)."""
+    return [
+        reading.unindexed(WorkOrder.state) == State.COMPLETED,
+        reading.unindexed(WorkOrder.planned_start) < end,
+    ]
+
+
+def _done_ids(
+    session: Session, org_id: uuid.UUID, start: datetime, end: datetime, limit: int | None
+) -> list[uuid.UUID]:
+    """The COMPLETED work orders whose planned window overlaps [start, end), by planned
+    start (the first `limit`): read first, so that their line items are then looked up by
+    the work order's key however the planner estimates them."""
+    stmt = (
+        select(WorkOrder.id)
+        .where(WorkOrder.org_id == org_id, WorkOrder.planned_end > start, *_done_before(end))
+        .order_by(WorkOrder.planned_start, WorkOrder.id)
+    )
+    return list(session.scalars(stmt if limit is None else stmt.limit(limit)))
 
 
 def completed_line_items(
@@ -378,56 +367,178 @@ def completed_line_items(
 ) -> list[BookedLine]:
     """Line items of COMPLETED work orders whose planned window overlaps [start, end): the
     work just done, which holds no booking any more; the first `limit` by planned start.
-    Three queries: the first `limit` work orders whose window overlaps (a work order's
-    window holds its line items'), their line items, their items."""
-    done = {
-        row.id: row
-        for row in session.execute(
-            select(
-                WorkOrder.id,
-                WorkOrder.number,
-                WorkOrder.state,
-                WorkOrder.on_hold,
-                WorkOrder.item_id,
-                WorkOrder.quantity,
-                WorkOrder.unit,
-            )
-            .where(
-                WorkOrder.org_id == org_id,
-                WorkOrder.state == State.COMPLETED,
-                WorkOrder.planned_end > start,
-                WorkOrder.planned_start < end,
-            )
-            .order_by(WorkOrder.planned_start, WorkOrder.id)
-            .limit(limit)
-        )
-    }
+    Two queries: the first `limit` work orders whose window overlaps (a work order's window
+    holds its line items'), then the first `limit` of their line items there, with what
+    they show."""
+    done = _done_ids(session, org_id, start, end, limit)
     if not done:
         return []
-    rows = session.execute(
+    windows = (
         select(
             LineItem.resource_id,
             LineItem.work_order_id,
-            LineItem.id,
-            LineItem.planned_start,
-            LineItem.planned_end,
+            LineItem.id.label("line_item_id"),
+            LineItem.planned_start.label("starts_at"),
+            LineItem.planned_end.label("ends_at"),
         )
         .where(
-            LineItem.work_order_id.in_(list(done)),
+            LineItem.work_order_id.in_(done),
             LineItem.resource_id.is_not(None),
             LineItem.planned_start < end,
             LineItem.planned_end > start,
         )
         .order_by(LineItem.planned_start, LineItem.id)
         .limit(limit)
+        .subquery("windows")
     )
-    found = []
-    for rid, wo_id, li_id, planned_start, planned_end in rows:
-        assert rid is not None
-        assert planned_start is not None
-        assert planned_end is not None
-        found.append((rid, None, wo_id, li_id, planned_start, planned_end))
-    return _booked_lines(session, found, done)
+    return _booked_lines(session, windows)
+
+
+@dataclass(frozen=True)
+class BusyBlock:
+    """A resource's line items that start on one day, of work orders in one state (and all
+    on hold or none): what a coarse Gantt chart draws as one block, from the first start to
+    the last end."""
+
+    resource_id: uuid.UUID
+    day: int
+    """The index of the day its line items start on, among the days asked for (the first
+    for those that started before)."""
+    starts_at: datetime
+    ends_at: datetime
+    state: State
+    on_hold: bool
+    line_items: int
+    bookings: int
+    """Of them, those that hold a booking (the rest: COMPLETED work, whose bookings were
+    released)."""
+    hours: float
+    """Their hours summed (two at once on a resource count twice)."""
+    numbers: tuple[str, str]
+    """The first and the last of their work orders' numbers."""
+    line: BookedLine | None
+    """Its one line item, when it holds one, with what the board shows of it."""
+
+
+def busy_blocks(
+    session: Session,
+    org_id: uuid.UUID,
+    days: Sequence[Window],
+    *,
+    resource_ids: Sequence[uuid.UUID],
+) -> list[BusyBlock]:
+    """The busy blocks of these resources (the caller's own: all of the organisation's)
+    over `days` (consecutive windows): their bookings and the line items of COMPLETED work
+    orders (whose planned windows are shown as history) that overlap them, grouped in SQL
+    by resource, the day they start and the state of their work order; one query, and one
+    more for the COMPLETED work orders first, one for the names of blocks of one line item."""
+    if not days or not resource_ids:
+        return []
+    start, end = days[0][0], days[-1][1]
+    b = ResourceBooking
+    booked = (
+        select(
+            b.resource_id.label("resource_id"),
+            b.line_item_id.label("line_item_id"),
+            b.starts_at.label("starts_at"),
+            b.ends_at.label("ends_at"),
+            WorkOrder.number.label("number"),
+            WorkOrder.state.label("state"),
+            WorkOrder.on_hold.label("on_hold"),
+            literal(1, Integer).label("booked"),
+        )
+        .join(WorkOrder, WorkOrder.id == b.work_order_id)
+        .where(
+            b.resource_id.in_(list(resource_ids)),
+            b.starts_at < end,
+            b.ends_at > start,
+            # A booking is its line item's window, which its work order's window holds: the
+            # work orders are found by their window's index, not read whole.
+            WorkOrder.org_id == org_id,
+            WorkOrder.planned_end > start,
+            WorkOrder.planned_start < end,
+        )
+    )
+    done_ids = _done_ids(session, org_id, start, end, None)
+    done = select(
+        LineItem.resource_id,
+        LineItem.id,
+        LineItem.planned_start,
+        LineItem.planned_end,
+        WorkOrder.number,
+        WorkOrder.state,
+        WorkOrder.on_hold,
+        literal(0, Integer),
+    ).where(
+        # (by the work orders' line items, not by resource: the caller's resources are the
+        # organisation's, and a block on another is not drawn)
+        LineItem.work_order_id == WorkOrder.id,
+        LineItem.work_order_id.in_(done_ids),
+        LineItem.resource_id.is_not(None),
+        LineItem.planned_start < end,
+        LineItem.planned_end > start,
+    )
+    ln = union_all(booked, done).subquery("lines").c
+    day = case(
+        *((ln.starts_at < hi, k) for k, (_, hi) in enumerate(days[:-1])), else_=len(days) - 1
+    ).label("day")
+    rows = session.execute(
+        select(
+            ln.resource_id,
+            day,
+            ln.state,
+            ln.on_hold,
+            func.min(ln.starts_at),
+            func.max(ln.ends_at),
+            func.count(),
+            func.sum(ln.booked),
+            func.sum(hours_between(ln.ends_at, ln.starts_at)),
+            func.min(ln.number),
+            func.max(ln.number),
+            # the one line item of a block of one (as text: PostgreSQL has no min(uuid))
+            func.min(cast(ln.line_item_id, String)),
+        )
+        .group_by(ln.resource_id, day, ln.state, ln.on_hold)
+        .order_by(ln.resource_id, day, func.min(ln.starts_at))
+    ).all()
+    named = _lines_named(session, {uuid.UUID(row[-1]) for row in rows if row[6] == 1})
+    return [
+        BusyBlock(
+            rid,
+            int(k),
+            lo,
+            hi,
+            State(state),
+            bool(hold),
+            int(n),
+            int(n_booked or 0),
+            float(hours or 0.0),
+            (first, last),
+            named[uuid.UUID(li)] if n == 1 else None,
+        )
+        for rid, k, state, hold, lo, hi, n, n_booked, hours, first, last, li in rows
+    ]
+
+
+def _lines_named(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, BookedLine]:
+    """BookedLines of these line items, at their bookings' windows (or, without one, at
+    their planned windows)."""
+    if not ids:
+        return {}
+    b = ResourceBooking
+    windows = (
+        select(
+            LineItem.resource_id,
+            LineItem.work_order_id,
+            LineItem.id.label("line_item_id"),
+            func.coalesce(b.starts_at, LineItem.planned_start).label("starts_at"),
+            func.coalesce(b.ends_at, LineItem.planned_end).label("ends_at"),
+        )
+        .outerjoin(b, b.line_item_id == LineItem.id)
+        .where(LineItem.id.in_(ids))
+        .subquery("windows")
+    )
+    return {line.line_item_id: line for line in _booked_lines(session, windows)}
 
 
 # --- open production orders ----------------------------------------------------------------

@@ -34,10 +34,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Float,
     Integer,
+    Uuid,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -50,6 +53,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from taktline.calendars import service as calendars
 from taktline.db import UTCDateTime, utcnow
@@ -81,6 +85,8 @@ from taktline.solver.problem import Assignment
 # The late work orders the API lists, the most weighted lateness first (and how many there
 # are in all).
 LATE_LIMIT = 50
+# ... and at most this many when asked for more: each is explained from its own line items.
+MAX_LATE_LIMIT = 500
 # A reason names this many of the line items that held the work up, then says how many more.
 HOLDERS_NAMED = 5
 # The line items that held each late work order up the API lists (the first, in time order).
@@ -195,11 +201,58 @@ def _moved_sqlite(element: moved, compiler: SQLCompiler, **kw: Any) -> str:
     return f"(datetime(substr({at}, 1, 19), '{element.seconds:+d} seconds') || substr({at}, 20))"
 
 
-def not_before(at: Any, base: Any, by: timedelta) -> ColumnElement[bool]:
-    """`at >= base - by`, exactly; what is clearly earlier (by days_between, cheap, with 2 ms
-    of leeway for SQLite's milliseconds) is ruled out before `base` is moved."""
-    leeway = (by + timedelta(milliseconds=2)) / timedelta(days=1)
-    return and_(days_between(base, at) <= leeway, at >= moved(base, -by))
+class not_before(FunctionElement[bool]):  # noqa: N801
+    """`at >= base - by`, exactly."""
+
+    type = Boolean()
+    name = "not_before"
+    inherit_cache = True
+    _traverse_internals = [
+        *FunctionElement._traverse_internals,
+        ("by", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, at: Any, base: Any, by: timedelta) -> None:
+        self.by = by
+        super().__init__(at, base)
+
+
+@compiles(not_before)
+def _not_before_postgresql(element: not_before, compiler: SQLCompiler, **kw: Any) -> str:
+    at, base = element.clauses
+    return compiler.process(at >= moved(base, -element.by), **kw)
+
+
+@compiles(not_before, "sqlite")
+def _not_before_sqlite(element: not_before, compiler: SQLCompiler, **kw: Any) -> str:
+    # What is clearly earlier (by days_between, cheaper than moving text, with 2 ms of
+    # leeway for SQLite's milliseconds) is ruled out before `base` is moved.
+    at, base = element.clauses
+    leeway = (element.by + timedelta(milliseconds=2)) / timedelta(days=1)
+    return compiler.process(
+        and_(days_between(base, at) <= leeway, at >= moved(base, -element.by)), **kw
+    )
+
+
+class micros_between(FunctionElement[int]):  # noqa: N801
+    """end - start in microseconds, exactly (on PostgreSQL one interval's epoch rather than
+    two timestamps': the arithmetic of numeric is what costs)."""
+
+    type = BigInteger()
+    name = "micros_between"
+    inherit_cache = True
+
+
+@compiles(micros_between)
+def _micros_between_postgresql(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    end, start = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({end} - {start})) * 1000000 AS BIGINT)"
+
+
+@compiles(micros_between, "sqlite")
+def _micros_between_sqlite(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    end, start = element.clauses
+    return compiler.process(epoch_us(end) - epoch_us(start), **kw)
 
 
 class hours_between(FunctionElement[float]):  # noqa: N801
@@ -264,6 +317,16 @@ def _least_sqlite(element: least, compiler: SQLCompiler, **kw: Any) -> str:
 # --- late and at risk in SQL: orders.lifecycle.punctuality, row by row -----------------------
 
 
+def open_sql() -> ColumnElement[bool]:
+    """Open work orders (`OPEN_STATES`), written as the partial index of open work is
+    (`orders.models.OPEN_STATES_SQL`: the states as literals, sorted), so that SQLite takes
+    that index too."""
+    states: Any = bindparam(
+        "open_states", sorted(OPEN_STATES), expanding=True, literal_execute=True, unique=True
+    )
+    return WorkOrder.state.in_(states)
+
+
 def _late_by_plan() -> ColumnElement[bool]:
     return and_(WorkOrder.planned_end.is_not(None), WorkOrder.planned_end > WorkOrder.due_date)
 
@@ -273,7 +336,7 @@ def late_sql(now: datetime) -> ColumnElement[bool]:
     end after it or past it."""
     return and_(
         WorkOrder.due_date.is_not(None),
-        WorkOrder.state.in_(OPEN_STATES),
+        open_sql(),
         or_(_late_by_plan(), WorkOrder.due_date < now),
     )
 
@@ -284,7 +347,7 @@ def at_risk_sql(now: datetime, margin: timedelta = AT_RISK_MARGIN) -> ColumnElem
     of now, or planned to end within `margin` of the due date."""
     return and_(
         WorkOrder.due_date.is_not(None),
-        WorkOrder.state.in_(OPEN_STATES),
+        open_sql(),
         not_(or_(_late_by_plan(), WorkOrder.due_date < now)),
         or_(
             WorkOrder.due_date <= now + margin,
@@ -302,7 +365,7 @@ def late_or_at_risk_sql(now: datetime, margin: timedelta = AT_RISK_MARGIN) -> Co
     it; or due within `margin` of now). Without a due date every comparison is NULL, so the
     row is not selected; no term on the due date alone, so that no index of it is walked."""
     return and_(
-        WorkOrder.state.in_(OPEN_STATES),
+        open_sql(),
         or_(
             _late_by_plan(),
             WorkOrder.due_date <= now + margin,
@@ -324,7 +387,7 @@ def slack_us_sql(now: datetime) -> ColumnElement[int]:
         ),
         else_=literal(now, UTCDateTime()),
     )
-    return epoch_us(WorkOrder.due_date) - epoch_us(ends)
+    return micros_between(WorkOrder.due_date, ends)
 
 
 # --- the analysis ----------------------------------------------------------------------------
@@ -332,11 +395,14 @@ def slack_us_sql(now: datetime) -> ColumnElement[int]:
 
 @dataclass(frozen=True)
 class Report:
-    """The answer of GET /bottlenecks, and how many late work orders there are in all (the
-    answer lists the first `late_limit`; None when none were asked for)."""
+    """The answer of GET /bottlenecks (`out.late_count`: how many late work orders there are
+    in all, of which it lists the first `late_limit`; 0 when none were asked for)."""
 
     out: BottleneckOut
-    late_count: int | None
+
+    @property
+    def late_count(self) -> int:
+        return self.out.late_count
 
 
 def bottlenecks(
@@ -476,11 +542,10 @@ class _Analysis:
                     self._late_out(r, explained.get(r.id), held.get(r.id, ([], 0)), held_up_limit)
                     for r in ranked
                 ],
-                # Answered once BottleneckOut declares it (scheduling/schemas.py).
-                "late_count": count,
+                "late_count": count or 0,
             }
         )
-        return Report(out, count)
+        return Report(out)
 
     # --- resources and their loads
 
@@ -685,37 +750,65 @@ class _Analysis:
             return {}
         b = ResourceBooking
         minute = timedelta(minutes=1)
-        parts: list[Any] = []
+        at = UTCDateTime()
+        # The waits as rows of their own (one statement whatever their number, made of
+        # literals rather than of a subquery each), each joined to the bookings that
+        # occupied its resource meanwhile: core.holds_up, in the solver's whole minutes from
+        # the window's start.
+        waits: list[Any] = []
         for k, e in enumerate(explained):
             assert e.wait is not None
-            # core.holds_up, in the solver's whole minutes from the window's start
             before, after = self.start + e.wait.start * minute, self.start + e.wait.since * minute
-            stmt = select(
-                literal(k, Integer).label("k"),
+            waits.append(
+                select(
+                    literal(k, Integer).label("k"),
+                    literal(self.id_of[e.wait.resource], Uuid()).label("resource_id"),
+                    literal(before, at).label("before"),
+                    literal(after, at).label("after"),
+                    literal(e.late.id, Uuid()).label("late_id"),
+                    # Work in the way that starts after the window is the window's only if
+                    # its work order overlaps it (a booking before `before` ends after the
+                    # start).
+                    literal(before > self.end, Boolean()).label("beyond"),
+                )
+            )
+        rows_of: Any = waits[0] if len(waits) == 1 else union_all(*waits)
+        w = rows_of.subquery("waits").c
+        held = (
+            select(
+                w.k,
                 b.id,
                 b.work_order_id,
                 b.line_item_id,
                 b.starts_at,
-                func.count().over().label("n"),
-            ).where(
-                b.resource_id == self.id_of[e.wait.resource],
-                b.starts_at < before,
-                b.ends_at > after,
-                b.work_order_id != e.late.id,
+                func.count().over(partition_by=w.k).label("n"),
+                func.row_number().over(partition_by=w.k, order_by=(b.starts_at, b.id)).label("rn"),
             )
-            if before > self.end:
-                # Work in the way that starts after the window is the window's only if its
-                # work order overlaps it (a booking before `before` ends after the start).
-                stmt = stmt.where(
+            .join(
+                b,
+                and_(
+                    b.resource_id == w.resource_id,
+                    b.starts_at < w.before,
+                    b.ends_at > w.after,
+                    b.work_order_id != w.late_id,
+                ),
+            )
+            .where(
+                or_(
+                    w.beyond.is_(False),
                     select(WorkOrder.id)
                     .where(WorkOrder.id == b.work_order_id, WorkOrder.planned_start < self.end)
-                    .exists()
+                    .exists(),
                 )
-            stmt = stmt.order_by(b.starts_at, b.id)
+            )
+            .subquery("held")
+        ).c
+        query = select(
+            held.k, held.id, held.work_order_id, held.line_item_id, held.starts_at, held.n
+        )
+        if limit is not None:
             # as many as asked for, and as many as a reason names
-            sub = (stmt if limit is None else stmt.limit(max(limit, HOLDERS_NAMED))).subquery()
-            parts.append(select(*sub.c))
-        query: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+            query = query.where(held.rn <= max(limit, HOLDERS_NAMED))
         rows: Sequence[Any] = self.session.execute(query).all()
         if not rows:
             return {}

@@ -72,8 +72,17 @@ def get_bottlenecks(
     end: Annotated[
         Timestamp | None, Query(alias="to", description="Defaults to 7 days after from.")
     ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=bottlenecks.MAX_LATE_LIMIT,
+            description="How many of the late work orders to list (and explain).",
+        ),
+    ] = bottlenecks.LATE_LIMIT,
 ) -> BottleneckOut:
     """Each resource's working time, booked time and utilisation over [from, to), the
-    bottleneck resource(s), and the booked work orders that end after their due date, each
-    with the resource and the work that held it up."""
-    return bottlenecks.bottlenecks(session, actor, start, end)
+    bottleneck resource(s), and the booked work orders that end after their due date (the
+    first `limit`, the most weighted lateness first, and how many there are), each with the
+    resource and the work that held it up."""
+    return bottlenecks.bottlenecks(session, actor, start, end, late_limit=limit)

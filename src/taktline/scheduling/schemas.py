@@ -229,4 +229,9 @@ class BottleneckOut(ResponseBody):
     end: datetime
     resources: list[ResourceLoadOut] = Field(description="Highest utilisation first.")
     bottlenecks: list[ResourceBrief]
-    late_work_orders: list[LateWorkOrderOut] = Field(description="Most weighted lateness first.")
+    late_work_orders: list[LateWorkOrderOut] = Field(
+        description="Most weighted lateness first: the first `limit` of `late_count`."
+    )
+    late_count: int = Field(
+        description="How many booked work orders overlapping the window are late in all."
+    )

@@ -21,7 +21,6 @@ from taktline.orders.models import (
 from taktline.resources.models import Resource
 from taktline.solver.calendar import Calendar
 from taktline.solver.problem import (
-    Assignment,
     Job,
     Mode,
     Objective,
@@ -243,16 +242,3 @@ def booked_job(
         operations.append(Operation(oid, (Mode(code, end - start),), li.interruptible))
         windows.append((li, Pinned(oid, code, start, end)))
     return job_of(snap, tuple(operations), origin, preds), windows
-
-
-@dataclass
-class BookedPlan:
-    """The bookings over a window as a problem with its assignments: what the bottleneck
-    analysis reads."""
-
-    origin: datetime
-    problem: Problem
-    assignments: list[Assignment]
-    work_orders: list[WorkOrderSnap]
-    ops: dict[str, tuple[WorkOrderSnap, LineItemSnap]]
-    resources: list[Resource]

@@ -17,6 +17,7 @@ through the columns' own bind processing. 1,000,000 work orders take about two m
 on PostgreSQL; 200,000 on SQLite about a minute.
 """
 
+import math
 import random
 import tempfile
 import time
@@ -534,3 +535,9 @@ def discover(url: str) -> Plant:
         engine.dispose()
     now = (newest or datetime.now(UTC)).replace(microsecond=0) + timedelta(seconds=1)
     return _with_samples(Plant(url=url, now=now, main=orgs[0], other=orgs[1]))
+
+
+def p95(runs: Sequence[float]) -> float:
+    """The 95th percentile of some timings (nearest rank)."""
+    ordered = sorted(runs)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]

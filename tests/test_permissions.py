@@ -50,6 +50,10 @@ def _simple_record(kind: str, collection: str) -> dict[str, tuple[str, ...]]:
 # Permission -> the API operations ("METHOD /api/v1/path/{param}") that decide by it.
 ROUTES: dict[str, tuple[str, ...]] = {
     **_simple_record("item", "items"),
+    "item.read": (
+        *_simple_record("item", "items")["item.read"],
+        f"GET {API}/items/{{item_id}}/where-used",
+    ),
     **_simple_record("facility", "facilities"),
     **_simple_record("customer", "customers"),
     **_simple_record("resource", "resources"),
@@ -68,6 +72,22 @@ ROUTES: dict[str, tuple[str, ...]] = {
             ("DELETE", "/exceptions/{exception_id}"),
         )
     ),
+    "bom.read": (
+        f"GET {API}/boms",
+        f"GET {API}/boms/{{bom_id}}",
+        f"GET {API}/boms/{{bom_id}}/explode",
+        f"GET {API}/boms/{{bom_id}}/versions/{{number}}",
+        f"GET {API}/boms/{{bom_id}}/versions/{{number}}/diff",
+    ),
+    "bom.create": (f"POST {API}/boms",),
+    "bom.update": (
+        f"PATCH {API}/boms/{{bom_id}}",
+        f"POST {API}/boms/{{bom_id}}/versions",
+        f"PATCH {API}/boms/{{bom_id}}/versions/{{number}}",
+    ),
+    "bom.activate": (f"POST {API}/boms/{{bom_id}}/versions/{{number}}/activate",),
+    "bom.retire": (f"POST {API}/boms/{{bom_id}}/versions/{{number}}/retire",),
+    "production_order.generate": (f"POST {PO}/{{production_order_id}}/generate",),
     "production_order.read": (
         f"GET {PO}",
         f"GET {PO}/{{production_order_id}}",
@@ -83,6 +103,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
         f"GET {WO}",
         f"GET {WO}/{{work_order_id}}",
         f"GET {WO}/{{work_order_id}}/events",
+        f"GET {WO}/{{work_order_id}}/materials",
     ),
     "work_order.create": (f"POST {WO}",),
     "work_order.update": (f"PATCH {WO}/{{work_order_id}}",),

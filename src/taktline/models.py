@@ -1,6 +1,7 @@
 """Every table, imported in one place so that the metadata (and Alembic) sees them all."""
 
 from taktline.auth.models import ApiToken, LoginAttempt, PortalSession, User
+from taktline.boms.models import Bom, BomInput, BomOperation, BomOperationAlternative, BomVersion
 from taktline.calendars.models import CalendarException, WorkingCalendar, WorkingShift
 from taktline.db import Base
 from taktline.events.models import Event
@@ -15,6 +16,7 @@ from taktline.orders.models import (
     ProductionOrderItem,
     WorkOrder,
     WorkOrderDependency,
+    WorkOrderMaterial,
 )
 from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.resources.models import Resource, ResourceBooking
@@ -22,6 +24,11 @@ from taktline.resources.models import Resource, ResourceBooking
 __all__ = [
     "ApiToken",
     "Base",
+    "Bom",
+    "BomInput",
+    "BomOperation",
+    "BomOperationAlternative",
+    "BomVersion",
     "CalendarException",
     "Customer",
     "Event",
@@ -42,6 +49,7 @@ __all__ = [
     "User",
     "WorkOrder",
     "WorkOrderDependency",
+    "WorkOrderMaterial",
     "WorkingCalendar",
     "WorkingShift",
 ]

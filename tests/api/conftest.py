@@ -226,6 +226,38 @@ class Builder:
             "POST", "/production-orders", self.production_order_body(work_orders, **changes)
         )
 
+    # bills of material
+    def bom_body(self) -> Json:
+        """A BOM of a new item (in gal, as the shared resource's capacity) with a DRAFT
+        version 1 that uses the shared item and runs on the shared resource."""
+        made = self.item(unit="gal", precision=3)
+        return {
+            "code": f"BOM-{uuid.uuid4().hex[:8]}",
+            "name": "Apple juice",
+            "item_id": made["id"],
+            "type": "FORMULA",
+            "version": {
+                "batch_quantity": "1000",
+                "inputs": [{"item_id": self.shared_item["id"], "quantity": "180"}],
+                "operations": [
+                    {
+                        "operation": "Pressing",
+                        "resource_id": self.shared_resource["id"],
+                        "setup_minutes": "30",
+                    }
+                ],
+            },
+        }
+
+    def bom(self, active: bool = False, versions: int = 1) -> Json:
+        """A BOM with `versions` DRAFT versions (copies of the first); the first ACTIVE."""
+        bom = self.ok("POST", "/boms", self.bom_body())
+        for _ in range(versions - 1):
+            self.ok("POST", f"/boms/{bom['id']}/versions", {"copy_of": 1})
+        if active:
+            self.ok("POST", f"/boms/{bom['id']}/versions/1/activate")
+        return self.get(f"/boms/{bom['id']}")
+
 
 @pytest.fixture
 def builder(client: TestClient, tenant: Tenant) -> Builder:
@@ -279,6 +311,8 @@ class Call:
     watches: tuple[Watch, ...] = ()
     # the status the owner gets when allowed
     success: int = 200
+    # a query string, as sent: "?quantity=10"
+    query: str = ""
 
     @property
     def operation(self) -> str:
@@ -286,7 +320,7 @@ class Call:
 
     @property
     def url(self) -> str:
-        return self.template.format(**self.params)
+        return self.template.format(**self.params) + self.query
 
     def with_params(self, **params: str) -> "Call":
         return Call(
@@ -296,6 +330,7 @@ class Call:
             self.body,
             self.watches,
             self.success,
+            self.query,
         )
 
     def send(self, client: TestClient, headers: Mapping[str, str] | None) -> httpx.Response:
@@ -610,6 +645,89 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     f"DELETE {API}/tokens/{{token_id}}": Scenario("administer", _token_to_revoke),
 }
+
+
+def _bom(
+    needs: str,
+    method: str,
+    suffix: str = "",
+    body: Json = None,
+    *,
+    active: bool = False,
+    versions: int = 1,
+    query: str = "",
+    success: int = 200,
+) -> Scenario:
+    def build(b: Builder) -> Call:
+        bom = b.bom(active=active, versions=versions)
+        numbered = "{number}" in suffix
+        return Call(
+            method,
+            f"{API}/boms/{{bom_id}}{suffix}",
+            {"bom_id": bom["id"], **({"number": "1"} if numbered else {})},
+            body,
+            _watch(b, f"/boms/{bom['id']}/versions/1"),
+            success,
+            query,
+        )
+
+    return Scenario(needs, build)
+
+
+def _generate(b: Builder) -> Call:
+    bom = b.bom(active=True)
+    po = b.ok(
+        "POST", "/production-orders", {"items": [{"item_id": bom["item_id"], "quantity": "10"}]}
+    )
+    return Call(
+        "POST",
+        f"{PO}/{{production_order_id}}/generate",
+        {"production_order_id": po["id"]},
+        watches=(Watch(b.headers("viewer"), f"{API}/work-orders?production_order_id={po['id']}"),),
+    )
+
+
+def _where_used(b: Builder) -> Call:
+    b.bom(active=True)
+    item = b.shared_item
+    return Call(
+        "GET",
+        f"{API}/items/{{item_id}}/where-used",
+        {"item_id": item["id"]},
+        watches=_watch(b, f"/items/{item['id']}"),
+    )
+
+
+SCENARIOS.update(
+    {
+        f"GET {API}/boms": _list("boms"),
+        f"POST {API}/boms": _create("boms", lambda b: b.bom_body()),
+        f"GET {API}/boms/{{bom_id}}": _bom("read", "GET"),
+        f"PATCH {API}/boms/{{bom_id}}": _bom("plan", "PATCH", body={"name": "Renamed"}),
+        f"GET {API}/boms/{{bom_id}}/explode": _bom(
+            "read", "GET", "/explode", active=True, query="?quantity=10"
+        ),
+        f"POST {API}/boms/{{bom_id}}/versions": _bom(
+            "plan", "POST", "/versions", {"copy_of": 1}, success=201
+        ),
+        f"GET {API}/boms/{{bom_id}}/versions/{{number}}": _bom("read", "GET", "/versions/{number}"),
+        f"PATCH {API}/boms/{{bom_id}}/versions/{{number}}": _bom(
+            "plan", "PATCH", "/versions/{number}", {"notes": "less water"}
+        ),
+        f"POST {API}/boms/{{bom_id}}/versions/{{number}}/activate": _bom(
+            "plan", "POST", "/versions/{number}/activate"
+        ),
+        f"POST {API}/boms/{{bom_id}}/versions/{{number}}/retire": _bom(
+            "plan", "POST", "/versions/{number}/retire", active=True
+        ),
+        f"GET {API}/boms/{{bom_id}}/versions/{{number}}/diff": _bom(
+            "read", "GET", "/versions/{number}/diff", versions=2, query="?against=2"
+        ),
+        f"POST {PO}/{{production_order_id}}/generate": Scenario("plan", _generate),
+        f"GET {API}/items/{{item_id}}/where-used": Scenario("read", _where_used),
+        f"GET {WO}/{{work_order_id}}/materials": _wo("DRAFT", "read", "GET", "/materials"),
+    }
+)
 
 # Needs no token: it only says whether the server and its database are up.
 PUBLIC_OPERATIONS = frozenset({f"GET {API}/health"})

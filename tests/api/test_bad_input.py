@@ -580,12 +580,14 @@ def test_bad_request_gets_its_problem_and_changes_nothing(
 
 BODY_OPERATIONS = [op for op in operations() if op.split()[0] in ("POST", "PATCH")]
 # Actions that take no body at all: there is no JSON to be malformed.
-BODILESS = {"/unschedule", "/start", "/resume"}
+BODILESS = {"/unschedule", "/start", "/resume", "/activate", "/retire"}
 
 
 def _url(operation: str) -> str:
-    """The operation's path with fresh ids: the body is refused before any lookup."""
-    return re.sub(r"\{[a-z_]+\}", lambda _: str(uuid.uuid4()), operation.split()[1])
+    """The operation's path with fresh ids (and a version number no BOM has): the body is
+    refused before any lookup."""
+    path = operation.split()[1].replace("{number}", "999999")
+    return re.sub(r"\{[a-z_]+\}", lambda _: str(uuid.uuid4()), path)
 
 
 MALFORMED = (b'{"name": ', b"{'name': 'single quotes'}", b'{"a": 1} trailing', b"{,}")
@@ -689,12 +691,15 @@ def test_a_body_of_exactly_1_mib_is_read(client: TestClient, builder: Builder) -
 
 # --- ids in the path -----------------------------------------------------------------------
 
+# The query a GET needs to get as far as looking its ids up.
+_VALID_QUERIES = {"explode": "?quantity=1", "diff": "?against=1"}
 _VALID_ACTION_BODIES: dict[str, Json] = {
     "pause": {"reason": "x"},
     "cancel": {"reason": "x"},
     "skip": {"reason": "x"},
     "report": {"quantity_completed": "1"},
     "reverse_report": {"report_id": "01a00000-0000-7000-8000-000000000000", "reason": "x"},
+    "versions": {"copy_of": 1},
     "complete": {},
     "calendar": {"shifts": []},
     "exceptions": {
@@ -715,9 +720,10 @@ def test_an_unknown_id_in_the_path_answers_404_and_one_that_is_no_id_422(
     headers = builder.headers(scenario_for(operation).owner_role)
     before = observe(client, app, ())
 
-    unknown = client.request(method, _url(operation), headers=headers, **send)
+    query = _VALID_QUERIES.get(template.rsplit("/", 1)[-1], "")
+    unknown = client.request(method, _url(operation) + query, headers=headers, **send)
     not_an_id = client.request(
-        method, re.sub(r"\{[a-z_]+\}", "WO-000001", template), headers=headers, **send
+        method, re.sub(r"\{[a-z_]+\}", "WO-000001", template) + query, headers=headers, **send
     )
 
     problem = assert_problem(unknown, 404, "not-found")

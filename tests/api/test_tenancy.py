@@ -45,8 +45,13 @@ def normalised(response: httpx.Response, ids: Mapping[str, str]) -> Json:
     return json.loads(text)
 
 
+def ids_of(params: Mapping[str, str]) -> dict[str, str]:
+    """The path parameters that are ids (not a version's number)."""
+    return {name: value for name, value in params.items() if name.endswith("_id")}
+
+
 def unknown_ids(names: Mapping[str, str]) -> dict[str, str]:
-    return {name: str(uuid.uuid4()) for name in names}
+    return {name: str(uuid.uuid4()) for name in ids_of(names)}
 
 
 def test_every_operation_of_the_api_has_a_scenario() -> None:
@@ -79,7 +84,7 @@ def test_another_organisations_id_in_the_path_answers_404_like_an_unknown_id_and
     missing_ids = unknown_ids(call.params)
     missing = call.with_params(**missing_ids).send(client, builder.headers(role))
     assert_problem(missing, 404, "not-found")
-    assert normalised(foreign, call.params) == normalised(missing, missing_ids)
+    assert normalised(foreign, ids_of(call.params)) == normalised(missing, missing_ids)
     assert foreign.headers["content-type"] == missing.headers["content-type"]
     assert "etag" not in foreign.headers
     # The owner's very same request goes through: only the organisation made the difference.

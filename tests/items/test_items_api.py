@@ -69,3 +69,62 @@ def test_list_filters_by_type_and_by_text_in_sku_or_name(
     assert [r["id"] for r in by_name] == [juice["id"]]
     assert [r["id"] for r in by_sku] == [bottle["id"]]
     assert [r["name"] for r in literal_percent] == ["100% Cotton Rag"]
+
+
+# --- precision and the units an item is counted in -------------------------------------------
+
+
+def test_an_item_keeps_its_precision_and_the_conversions_it_declares(
+    client: TestClient, tenant: Tenant
+) -> None:
+    water = create(
+        client,
+        tenant,
+        "/items",
+        bodies.item(
+            unit="gal",
+            precision=3,
+            conversions=[{"unit": "L", "quantity": "3.785", "base_quantity": "1"}],
+        ),
+    )
+
+    assert water["precision"] == 3
+    assert water["conversions"] == [{"unit": "L", "quantity": "3.785", "base_quantity": "1"}]
+    changed = client.patch(
+        f"{API}/items/{water['id']}",
+        json={"conversions": [{"unit": "mL", "quantity": "3785", "base_quantity": "1.000"}]},
+        headers=tenant.headers(),
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["conversions"] == [
+        {"unit": "mL", "quantity": "3785", "base_quantity": "1"}
+    ]
+    # by default quantities keep every decimal they are given
+    assert create(client, tenant, "/items", bodies.item())["precision"] == 6
+
+
+def test_conversions_that_say_nothing_or_twice_are_refused_at_their_field(
+    client: TestClient, tenant: Tenant, session: Session
+) -> None:
+    before = db_counts(session)
+    cases = {
+        "of its own unit": [{"unit": "ea", "quantity": "1", "base_quantity": "1"}],
+        "of one unit twice": [
+            {"unit": "case", "quantity": "1", "base_quantity": "24"},
+            {"unit": "case", "quantity": "1", "base_quantity": "12"},
+        ],
+        "of nothing": [{"unit": "case", "quantity": "0", "base_quantity": "24"}],
+    }
+    for name, conversions in cases.items():
+        response = client.post(
+            f"{API}/items",
+            json=bodies.item(unit="ea", conversions=conversions),
+            headers=tenant.headers(),
+        )
+        problem = assert_problem(response, 422, "validation-error")
+        assert any(f.startswith("body") for f in error_fields(problem)), (name, problem)
+    too_precise = client.post(
+        f"{API}/items", json=bodies.item(precision=7), headers=tenant.headers()
+    )
+    assert "body.precision" in error_fields(assert_problem(too_precise, 422, "validation-error"))
+    assert db_counts(session) == before

@@ -378,6 +378,7 @@ def test_a_planner_sees_the_actions_allowed_now(client: TestClient, tenant: Tena
     signed_in(client, tenant, "planner")
     assert action_forms(page(client, f"/production-orders/{po['id']}")) == {
         "schedule",
+        "generate",  # a DRAFT order's work orders from its bills of material
         "cancel",
         "delete",
     }
@@ -514,6 +515,38 @@ def test_a_work_order_through_its_whole_life_on_its_page(
     for text in ("Label jam", "Labels pre-applied", "IN_PROCESS → COMPLETED", "+60 completed"):
         assert text in timeline
     assert tenant.user("planner").email in timeline
+
+
+def test_an_orders_timeline_is_its_own_events_and_its_work_orders_each_once_oldest_first(
+    client: TestClient, tenant: Tenant
+) -> None:
+    plant = make_plant(client, tenant)
+    po = make_order(client, tenant, plant, work_orders=2)
+    other = make_order(client, tenant, plant, work_orders=1)
+    api(client, tenant, "POST", f"/production-orders/{po['id']}/schedule")
+    first, second = po["work_orders"]
+    api(client, tenant, "POST", f"/work-orders/{first['id']}/start")
+    signed_in(client, tenant, "viewer")
+
+    # (read in two index walks, of the order's own events and of its work orders')
+    events = api(client, tenant, "GET", f"/production-orders/{po['id']}/events")
+    shown = visible(page(client, f"/production-orders/{po['id']}"))
+
+    ids = [e["id"] for e in events]
+    assert len(set(ids)) == len(ids)
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    by_entity = {e["entity_id"] for e in events}
+    assert by_entity == {po["id"], first["id"], second["id"]}
+    assert other["work_orders"][0]["id"] not in by_entity
+    assert [e["action"] for e in events if e["entity_id"] == first["id"]] == [
+        "create",
+        "schedule",
+        "start",
+    ]
+    assert {"create", "schedule"} <= {e["action"] for e in events if e["entity_id"] == po["id"]}
+    for wo in (first, second):
+        assert wo["number"] in shown
+    assert other["work_orders"][0]["number"] not in shown
 
 
 def test_an_operator_reverses_a_report_of_their_own_with_a_reason_on_the_work_order_page(

@@ -11,6 +11,7 @@ nothing changes. The portal decides none of it: the use cases do, from the table
 import html
 import itertools
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from taktline.orders.registry import ON_PRODUCTION_ORDERS, ON_WORK_ORDERS
 from taktline.permissions import PERMISSIONS, Role
-from tests.helpers import API, Tenant, create, db_counts
+from tests.helpers import API, Tenant, bodies, create, db_counts
 from tests.portal.conftest import csrf_of, signed_in
 from tests.portal.test_order_pages import (
     Json,
@@ -168,7 +169,33 @@ def production_order_attempts(records: Records, action: str) -> list[Attempt]:
     if action == "create":
         form = {"items.0.item_id": plant.item["id"], "items.0.quantity": "5"}
         return [Attempt("POST", "/production-orders/new", form, lambda: None)]
-    po = records.production_order()
+    if action == "generate":
+        # an order of an item of its own that has an ACTIVE bill of material
+        kit = create(client, tenant, "/items", bodies.item(name="Gift box"))
+        bom = create(
+            client,
+            tenant,
+            "/boms",
+            {
+                "code": f"KIT-{uuid.uuid4().hex[:8]}",
+                "name": "Gift box",
+                "item_id": kit["id"],
+                "type": "KIT",
+                "version": {
+                    "batch_quantity": "1",
+                    "inputs": [{"item_id": plant.other_item["id"], "quantity": "2"}],
+                },
+            },
+        )
+        api(client, tenant, "POST", f"/boms/{bom['id']}/versions/1/activate")
+        po = create(
+            client,
+            tenant,
+            "/production-orders",
+            {"items": [{"item_id": kit["id"], "quantity": "5"}]},
+        )
+    else:
+        po = records.production_order()
 
     def state() -> object:
         return api(client, tenant, "GET", f"/production-orders/{po['id']}")

@@ -79,7 +79,9 @@ class Material(Generic[K]):
     def rounded_up(self, quantity: Fraction) -> Decimal:
         """Up to the item's precision (a bottle is a whole bottle)."""
         step = 10**self.precision
-        return Decimal(math.ceil(quantity * step)).scaleb(-self.precision)
+        exact = Decimal(math.ceil(quantity * step)).scaleb(-self.precision).normalize()
+        # The shortest form, never an exponent: 637.500 is 637.5, 1E+3 is 1000.
+        return exact.quantize(Decimal(1)) if exact == exact.to_integral_value() else exact
 
 
 @dataclass(frozen=True)
@@ -362,11 +364,14 @@ def _pegged(asks: Sequence[_Ask], parts: Sequence[Decimal]) -> list[range]:
     for part in parts:
         supplied += Fraction(part)
         ends.append(supplied)
-    found, taken = [], Fraction(0)
-    for ask in asks:
+    found, taken, first = [], Fraction(0), 0
+    for ask in asks:  # both in order: one walk along the splits
         start, taken = taken, taken + ask.quantity
-        first = next(k for k, end in enumerate(ends) if end > start)
-        last = next(k for k, end in enumerate(ends) if end >= taken)
+        while ends[first] <= start:
+            first += 1
+        last = first
+        while ends[last] < taken:
+            last += 1
         found.append(range(first, last + 1))
     return found
 

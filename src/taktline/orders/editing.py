@@ -62,9 +62,11 @@ def build_work_orders(
     actor: Actor,
     bodies: Sequence[tuple[Loc, WorkOrderFields]],
     po: ProductionOrder | None,
+    bom_versions: Sequence[uuid.UUID | None] | None = None,
 ) -> list[uuid.UUID]:
     """Creates work orders with their line items and alternatives: the bulk path shared with
-    production orders. Returns their ids, in the order of `bodies`.
+    production orders and the generation from bills of material (which gives the BOM version
+    of each). Returns their ids, in the order of `bodies`.
 
     Every reference is checked in one query per kind, every number reserved in one
     statement, and every table written in one INSERT of many rows: no object per row, so
@@ -129,7 +131,8 @@ def build_work_orders(
             )
         _check_alternatives([([*loc, "line_items"], b.line_items) for loc, b in bodies])
         numbers = next_numbers(session, actor.org_id, "work_order", len(bodies))
-        return _insert_work_orders(session, actor, bodies, po, units, numbers)
+        versions = bom_versions if bom_versions is not None else [None] * len(bodies)
+        return _insert_work_orders(session, actor, bodies, po, units, numbers, versions)
 
 
 @contextmanager
@@ -155,6 +158,7 @@ def _insert_work_orders(
     po: ProductionOrder | None,
     units: dict[uuid.UUID, str],
     numbers: Sequence[str],
+    bom_versions: Sequence[uuid.UUID | None],
 ) -> list[uuid.UUID]:
     now = utcnow()
     org_id = actor.org_id
@@ -163,7 +167,7 @@ def _insert_work_orders(
     work_orders: list[dict[str, Any]] = []
     line_items: list[dict[str, Any]] = []
     alternatives: list[dict[str, Any]] = []
-    for number, (_, body) in zip(numbers, bodies, strict=True):
+    for number, (_, body), bom_version_id in zip(numbers, bodies, bom_versions, strict=True):
         wo_id = new_id()
         starts = [li.planned_start for li in body.line_items if li.planned_start]
         ends = [li.planned_end for li in body.line_items if li.planned_end]
@@ -194,6 +198,7 @@ def _insert_work_orders(
                 "hold_reason": None,
                 "release_at": body.release_at,
                 "pinned": body.pinned,
+                "bom_version_id": bom_version_id,
             }
         )
         for position, li in enumerate(body.line_items, start=1):

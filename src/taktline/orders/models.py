@@ -158,6 +158,9 @@ class WorkOrder(OrgScoped, Base):
     release_at: Mapped[datetime | None]
     # Pinned by the planner: the scheduler leaves it where it is.
     pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Generated from this BOM version (a snapshot: later changes of the BOM change nothing
+    # here); None when typed by hand.
+    bom_version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bom_versions.id"))
 
     line_items: Mapped[list["LineItem"]] = relationship(
         back_populates="work_order",
@@ -275,3 +278,27 @@ class LineItemReport(Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     actor_email: Mapped[str | None] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkOrderMaterial(Base):
+    """What a work order needs of an item, from which BOM line (None: added by hand), in the
+    item's own unit. Changed with its work order, in DRAFT."""
+
+    __tablename__ = "work_order_materials"
+    __table_args__ = (
+        UniqueConstraint("work_order_id", "position"),
+        # Where an item is needed.
+        Index("ix_work_order_materials_org_item", "org_id", "item_id"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    work_order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE")
+    )
+    position: Mapped[int]
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id"))
+    quantity: Mapped[Decimal]
+    unit: Mapped[str] = mapped_column(String(32))
+    bom_input_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bom_inputs.id"))

@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from taktline.boms import generation
+from taktline.boms.schemas import GenerateRequest
 from taktline.orders import actions, production
 from taktline.orders.schemas import (
     CompleteRequest,
@@ -165,6 +167,16 @@ ON_PRODUCTION_ORDERS: dict[str, Action] = {
             "Cancels every work order that is not final yet; completed ones stay.",
             body=ReasonRequest,
             body_required=True,
+        ),
+        Action(
+            "generate",
+            "production_order",
+            lambda s, a, po, _, body, v: generation.generate(
+                s, a, po, body or GenerateRequest(), v
+            ),
+            "Makes a DRAFT order's work orders from the bills of material of its items, "
+            "replacing those generated before while they are all DRAFT.",
+            body=GenerateRequest,
         ),
         Action(
             "delete",

@@ -271,6 +271,9 @@ class WorkOrderOut(RecordOut):
     hold_reason: str | None
     release_at: datetime | None
     pinned: bool
+    bom_version_id: uuid.UUID | None = Field(
+        default=None, description="The BOM version it was generated from; null if typed."
+    )
     depends_on: list[uuid.UUID] = Field(
         default_factory=list, description="Work orders that must end before it starts."
     )

@@ -249,6 +249,7 @@ _DONE = {
     "schedule": "Production order {number} scheduled.",
     "cancel": "Production order {number} canceled.",
     "delete": "Production order {number} deleted.",
+    "generate": "Work orders of {number} generated from its bills of material.",
 }
 
 
@@ -279,6 +280,9 @@ def _order_page(
     )
     ends = [b.planned_end for b in briefs if b.state in OPEN_STATES and b.planned_end]
     actions = [a for a in out.allowed_actions if a != "update" and user.may(a, "production_order")]
+    # Not a move of its lifecycle: a DRAFT order's work orders made from its BOMs.
+    if po.state is State.DRAFT and user.may("generate", "production_order"):
+        actions.append("generate")
     failure = form_errors(problem, labels, posted)
     return render(
         request,

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from taktline import permissions
+from taktline.boms import generation
+from taktline.boms import reading as boms_reading
 from taktline.errors import Problem, ValidationProblem
 from taktline.http import SessionDep, encode_cursor
 from taktline.orders import editing, reading
@@ -311,6 +313,10 @@ def _work_order_page(
     # A reversal is a report of negative quantities: taken when a report may be, never on a
     # skipped line item.
     skipped = {li.id for li in out.line_items if li.status == LineItemStatus.SKIPPED}
+    materials = generation.materials_of(session, actor, wo_id)
+    generated_from = (
+        boms_reading.version_ref(session, actor, out.bom_version_id) if out.bom_version_id else None
+    )
     reversible = (
         {
             r.id
@@ -348,6 +354,9 @@ def _work_order_page(
         reports_capped=len(reports) == REPORTS_SHOWN,
         reversible=reversible,
         line_names={li.id: f"{li.sequence} · {li.operation}" for li in out.line_items},
+        materials=materials,
+        material_items=queries.items_by_id(session, (m.item_id for m in materials)),
+        generated_from=generated_from,
         problem=problem,
         failure=failure,
         failed=failed,

@@ -363,3 +363,34 @@ def test_a_generated_work_orders_page_shows_its_bom_version_and_materials(
     assert "Materials" in page.text
     assert f"{plant.glass['sku']} · Glass bottle" in page.text
     assert ">102<" in page.text  # 800 x 0.125 gal x 1.02 of juice
+
+
+def test_a_planner_generates_a_draft_orders_work_orders_from_its_page(plant: Plant) -> None:
+    from tests.portal.conftest import csrf_of, signed_in
+
+    plant.juice_bom()
+    plant.bottle_bom()
+    po = plant.order()
+    signed_in(plant.client, plant.tenant, "planner")
+    page = plant.client.get(f"/production-orders/{po['id']}")
+    assert "Generate work orders" in page.text
+
+    posted = plant.client.post(
+        f"/production-orders/{po['id']}/generate",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "version": str(po["version"]),
+            "split": "EVEN",
+            "round_up_to_minimum": "true",
+        },
+        follow_redirects=False,
+    )
+
+    assert posted.status_code == 303, posted.text
+    landed = plant.client.get(posted.headers["location"])
+    assert f"Work orders of {po['number']} generated from its bills of material." in landed.text
+    wos = plant.get("/work-orders", production_order_id=po["id"])["items"]
+    assert sorted(wo["quantity"] for wo in wos if wo["item_id"] == plant.bottle["id"]) == [
+        "5000",
+        "5000",
+    ]

@@ -143,7 +143,11 @@ def _lists(node: Any) -> Any:
 # Fields a JSON body carries as numbers or booleans; a form sends every value as text.
 INTEGER_FIELDS = frozenset({"priority", "sequence"})
 _FLAGS = {"true": True, "on": True, "1": True, "false": False, "0": False}
-BOOLEAN_FIELDS: dict[str, dict[str, bool]] = {"done": _FLAGS, "interruptible": _FLAGS}
+BOOLEAN_FIELDS: dict[str, dict[str, bool]] = {
+    "done": _FLAGS,
+    "interruptible": _FLAGS,
+    "round_up_to_minimum": _FLAGS,
+}
 _INTEGER = re.compile(r"[+-]?\d{1,9}")
 
 

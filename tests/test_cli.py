@@ -507,3 +507,121 @@ def test_up_hashes_the_demo_passwords_with_no_transaction_open(
 
     assert result.exit_code == 0, result.output
     assert free_while_hashing == [True] * 4  # the four demo users
+
+
+# --- bills of material: CSV import and export -----------------------------------------------
+
+
+def _plant(cli_database: str, run) -> tuple[list[str], list[str]]:
+    """Two organisations with the same items and resources, each with a planner; their
+    names, and the planners' emails."""
+    from tests.boms.test_boms_csv import Stock
+    from tests.helpers import create_tenant
+
+    assert run("db", "upgrade").exit_code == 0
+    app = create_app(Settings(database_url=cli_database))
+    with TestClient(app) as client:
+        tenants = [create_tenant(app.state.session_factory) for _ in range(2)]
+        for tenant in tenants:
+            Stock(client, tenant)
+    app.state.engine.dispose()
+    return [t.name for t in tenants], [t.user("planner").email for t in tenants]
+
+
+def _bom_rows(cli_database: str) -> dict[str, int]:
+    engine = create_db_engine(cli_database)
+    counts = db_counts(engine)
+    engine.dispose()
+    return {k: v for k, v in counts.items() if k.startswith("bom")}
+
+
+def test_boms_import_dry_run_shows_what_it_would_make_then_imports_with_its_progress(
+    run, cli_database: str, tmp_path: Path
+) -> None:
+    from tests.boms.test_boms_csv import JUICE_FILE
+
+    (org, _), (planner, _) = _plant(cli_database, run)
+    path = tmp_path / "boms.csv"
+    path.write_bytes(JUICE_FILE)
+    before = _bom_rows(cli_database)
+
+    dry = run("boms", "import", str(path), "--org", org, "--as", planner, "--dry-run")
+
+    assert dry.exit_code == 0, dry.output
+    assert "a dry run, nothing is written" in dry.output
+    assert "Checking..." in dry.output
+    assert "Writing..." not in dry.output
+    assert "JUICE" in dry.output
+    assert "BOTTLE-16" in dry.output
+    assert "The file would make 2 new bills of material and 0 new versions" in dry.output
+    assert _bom_rows(cli_database) == before
+
+    done = run("boms", "import", str(path), "--org", org, "--as", planner)
+
+    assert done.exit_code == 0, done.output
+    assert "Writing..." in done.output
+    assert "Made 2 new bills of material and 0 new versions of existing ones, from 6 rows." in (
+        done.output
+    )
+    assert _bom_rows(cli_database)["boms"] == before["boms"] + 2
+    again = run("boms", "import", str(path), "--org", org, "--as", planner)
+    assert "Made 0 new bills of material and 2 new versions of existing ones" in again.output
+
+
+def test_boms_import_names_the_row_and_column_of_each_error_writes_nothing_and_exits_1(
+    run, cli_database: str, tmp_path: Path
+) -> None:
+    from tests.boms.test_boms_csv import BAD_FILE
+
+    (org, _), _ = _plant(cli_database, run)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(BAD_FILE)
+    before = _bom_rows(cli_database)
+
+    result = run("boms", "import", str(path), "--org", org)
+
+    assert result.exit_code == 1, result.output
+    assert "The file has 6 errors, and nothing was imported:" in result.output
+    assert "row 2, item_sku: no item has the SKU 'NO-SUCH'" in result.output
+    assert "row 3, quantity: must be more than 0" in result.output
+    assert "row 6, bom_type: must be FORMULA" in result.output
+    assert _bom_rows(cli_database) == before
+
+
+def test_boms_import_as_a_viewer_is_refused_with_the_words_of_the_rule(
+    run, cli_database: str, tmp_path: Path
+) -> None:
+    from tests.boms.test_boms_csv import JUICE_FILE
+
+    (org, _), (planner, _) = _plant(cli_database, run)
+    path = tmp_path / "boms.csv"
+    path.write_bytes(JUICE_FILE)
+    viewer = planner.replace("planner.", "viewer.")
+
+    result = run("boms", "import", str(path), "--org", org, "--as", viewer)
+
+    assert result.exit_code == 1
+    assert "The viewer role may not create bills of material." in result.output
+
+
+def test_boms_export_writes_what_boms_import_reads_into_another_organisation(
+    run, cli_database: str, tmp_path: Path
+) -> None:
+    from tests.boms.sheets import rows_of
+    from tests.boms.test_boms_csv import JUICE_FILE
+
+    (ours, theirs), _ = _plant(cli_database, run)
+    path, copy = tmp_path / "boms.csv", tmp_path / "exported.csv"
+    path.write_bytes(JUICE_FILE)
+    assert run("boms", "import", str(path), "--org", ours).exit_code == 0
+
+    exported = run("boms", "export", str(copy), "--org", ours)
+
+    assert exported.exit_code == 0, exported.output
+    assert "Exported 2 bills of material" in exported.output
+    imported = run("boms", "import", str(copy), "--org", theirs)
+    assert imported.exit_code == 0, imported.output
+    shown = run("boms", "export", "--org", theirs)
+    assert shown.exit_code == 0, shown.output
+    assert rows_of(shown.stdout) == rows_of(copy.read_bytes())
+    assert len(rows_of(shown.stdout)) == 6

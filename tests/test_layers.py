@@ -25,6 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # module whose docstring says it is pure belongs here.
 PURE = frozenset(
     {
+        "taktline.boms.csv_format",
         "taktline.boms.explosion",
         "taktline.errors",
         "taktline.orders.lifecycle",

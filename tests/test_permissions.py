@@ -78,8 +78,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
         f"GET {API}/boms/{{bom_id}}/explode",
         f"GET {API}/boms/{{bom_id}}/versions/{{number}}",
         f"GET {API}/boms/{{bom_id}}/versions/{{number}}/diff",
+        f"GET {API}/boms/export",
+        f"GET {API}/boms/{{bom_id}}/export",
     ),
-    "bom.create": (f"POST {API}/boms",),
+    "bom.create": (f"POST {API}/boms", f"POST {API}/boms/import"),
     "bom.update": (
         f"PATCH {API}/boms/{{bom_id}}",
         f"POST {API}/boms/{{bom_id}}/versions",

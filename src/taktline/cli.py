@@ -1,4 +1,5 @@
-"""The `taktline` command: serve the API, migrate the database, load the demo, issue tokens.
+"""The `taktline` command: serve the API, migrate the database, load the demo, issue tokens,
+schedule, import and export bills of material.
 
 Commands call services (and `taktline.migrate`), never routers. The database is
 TAKTLINE_DATABASE_URL, read afresh by every command.
@@ -13,7 +14,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic_core import PydanticCustomError
@@ -23,11 +25,15 @@ from sqlalchemy.orm import Session
 from taktline import migrate, serving
 from taktline.auth import service as auth_service
 from taktline.auth.models import User
+from taktline.boms import csv_format, exporting, importing
+from taktline.boms import reading as bom_reading
+from taktline.boms.models import BomType, VersionStatus
+from taktline.boms.schemas import ImportOut
 from taktline.config import Settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG, DEMO_USERS
 from taktline.demo import load as load_demo
-from taktline.errors import Problem
+from taktline.errors import Problem, ValidationProblem
 from taktline.idempotency import purge_expired
 from taktline.orgs.models import Organisation
 from taktline.permissions import Role
@@ -39,6 +45,11 @@ from taktline.scheduling.schemas import MAX_TIME_LIMIT_SECONDS, ApplyRequest
 from taktline.schemas import RANGE_MESSAGE, in_range
 from taktline.solver.problem import Objective
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+    from rich.table import Table
+
 app = typer.Typer(
     help="Taktline: a production portal for contract manufacturers.",
     no_args_is_help=True,
@@ -47,7 +58,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 user_app = typer.Typer(help="Users of the portal.", no_args_is_help=True)
+boms_app = typer.Typer(help="Bills of material: CSV import and export.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(boms_app, name="boms")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 
@@ -511,3 +524,171 @@ def schedule_command(
     moved = schedule_report.moves(proposal)
     if moved is not None:
         console.print(moved)
+
+
+# --- bills of material: CSV import and export -----------------------------------------------
+
+OrgOption = Annotated[
+    str | None, typer.Option(help="Organisation name; needed when there are several.")
+]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Email of the user to act as (default: the first admin)."),
+]
+
+
+@contextmanager
+def _import_progress(console: "Console") -> Iterator[importing.Progress]:
+    """A bar per phase of the import on a terminal; one line per phase otherwise."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    if not console.is_terminal:
+        shown: set[str] = set()
+
+        def lines(phase: str, done: int, total: int) -> None:
+            if phase not in shown:
+                shown.add(phase)
+                console.print(f"{phase}...", highlight=False)
+
+        yield lines
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield update
+
+
+def _import_summary(out: ImportOut) -> "Table":
+    from rich.table import Table
+
+    title = "Bills of material " + (
+        "the file would make (a dry run: nothing was written)" if out.dry_run else "imported"
+    )
+    table = Table(title=title)
+    for column in ("BOM", "first row", "rows", "", "version", "inputs", "operations"):
+        table.add_column(column, justify="right" if column in ("first row", "rows") else "left")
+    for bom in out.boms:
+        table.add_row(
+            bom.code,
+            str(bom.first_row),
+            str(bom.rows),
+            "new" if bom.created else "exists",
+            f"{bom.version} (DRAFT)",
+            str(bom.inputs),
+            str(bom.operations),
+        )
+    return table
+
+
+@boms_app.command("import")
+def boms_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The CSV file (see docs/boms-csv.md)."
+        ),
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Check the file and show what it would make; write nothing."
+        ),
+    ] = False,
+    org: OrgOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Import bills of material from a CSV file: a new BOM for each code the organisation does
+    not have, a new DRAFT version of each one it has; all of the file, or nothing.
+
+    Every error is shown with its row (the header is row 1) and column; the exit code is then 1.
+    """
+    from rich.console import Console
+
+    if file.stat().st_size > csv_format.MAX_BYTES:
+        raise _fail(
+            f"{file} is larger than {csv_format.MAX_BYTES} bytes: split it into several files."
+        )
+    url = _settings().database_url
+    _require_migrated(url)
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    data = file.read_bytes()
+    with _session(url) as session:
+        actor = auth_service.actor_for_user(_acting_user(session, org, as_user))
+        console.print(
+            f"Importing {file} as {actor.email} ({actor.role})"
+            + (": a dry run, nothing is written" if dry_run else ""),
+            highlight=False,
+        )
+        try:
+            with _import_progress(console) as progress:
+                out = importing.import_boms(
+                    session, actor, data, dry_run=dry_run, progress=progress
+                )
+        except ValidationProblem as problem:
+            errors = problem.extensions["errors"]
+            typer.secho(f"Error: {problem.detail.split(':', 1)[0]}:", err=True, fg=typer.colors.RED)
+            for error in errors:
+                typer.echo(
+                    f"  {error}"
+                    if isinstance(error, csv_format.CellError)
+                    else f"  {error['msg']}",
+                    err=True,
+                )
+            raise typer.Exit(code=1) from None
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+    console.print(_import_summary(out))
+    made = sum(b.created for b in out.boms)
+    console.print(
+        f"{'The file would make' if dry_run else 'Made'} {made} new bill"
+        f"{'' if made == 1 else 's'} of material and {len(out.boms) - made} new version"
+        f"{'' if len(out.boms) - made == 1 else 's'} of existing ones, from {out.rows} rows.",
+        highlight=False,
+    )
+
+
+@boms_app.command("export")
+def boms_export(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            dir_okay=False, help="Where to write the CSV file; default: standard output."
+        ),
+    ] = None,
+    status: Annotated[
+        VersionStatus | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Only BOMs with a version in this status, with their newest one.",
+        ),
+    ] = None,
+    type: Annotated[
+        BomType | None, typer.Option(case_sensitive=False, help="Only BOMs of this type.")
+    ] = None,
+    org: OrgOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Export bills of material as CSV, in the layout `taktline boms import` reads: each with
+    its ACTIVE version, else its newest."""
+    url = _settings().database_url
+    _require_migrated(url)
+    with _session(url) as session:
+        actor = auth_service.actor_for_user(_acting_user(session, org, as_user))
+        try:
+            export = exporting.export_boms(
+                session, actor, bom_reading.BomFilter(type=type, status=status)
+            )
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+    if file is None:
+        sys.stdout.write(export.text)
+        return
+    file.write_bytes(export.content)
+    typer.echo(f"Exported {export.boms} bills of material to {file}.", err=True)

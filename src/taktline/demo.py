@@ -1,9 +1,13 @@
 """The Sunshine Beverages demo: a juice co-packer with one plant, five resources, two brand
-customers and a production order of 10,000 bottles of apple juice.
+customers, the bills of material of its apple juice (the juice, the 16oz bottle, a case of 24)
+and a production order of 10,000 bottles generated from them.
 
-Loading it twice adds nothing: every record is looked up by its natural key first.
+Loading it twice adds nothing: every record is looked up by its natural key first (an item by
+its SKU, a resource or a BOM by its code, the order by its reference). It is loaded in one
+transaction: all of it, or nothing.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,20 +16,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taktline.auth import service as auth_service
+from taktline.boms import editing as boms
+from taktline.boms.explosion import Split
+from taktline.boms.models import Bom, BomType
+from taktline.boms.schemas import BomCreate, InputIn, OperationIn, VersionContent
 from taktline.calendars import service as calendars
 from taktline.calendars.schemas import CalendarIn, ShiftIn, Weekday
-from taktline.db import utcnow
+from taktline.db import transaction, utcnow
 from taktline.items import service as items
 from taktline.items.models import Item, ItemType
 from taktline.items.schemas import ItemCreate
 from taktline.orders import production
 from taktline.orders.models import ProductionOrder
-from taktline.orders.schemas import (
-    LineItemIn,
-    ProductionOrderCreate,
-    ProductionOrderItemIn,
-    WorkOrderFields,
-)
+from taktline.orders.schemas import GenerateRequest, ProductionOrderCreate, ProductionOrderItemIn
 from taktline.orgs import service as orgs
 from taktline.orgs import settings
 from taktline.orgs.models import Customer, Facility, Organisation
@@ -52,72 +55,142 @@ PLANT_HOURS = CalendarIn(
     + [ShiftIn(weekday=Weekday.SATURDAY, start=time(6), end=time(14))]
 )
 
-# (code, name, kind, capacity min, max, unit)
+# (code, name, kind, capacity min, max, unit): each capacity in the unit of the BOMs that use
+# the resource (activation refuses another): the press in gallons of juice, the bottling line
+# in bottles (8,000 of 16 oz are its 1,000 gallons a run).
 RESOURCES = [
-    ("CP1", "Cold Press 1", ResourceKind.MACHINE, None, None, None),
-    ("BL1", "Bottling Line 1", ResourceKind.LINE, Decimal(0), Decimal(1000), "gal"),
+    ("CP1", "Cold Press 1", ResourceKind.MACHINE, Decimal(0), Decimal(1000), "gal"),
+    ("BL1", "Bottling Line 1", ResourceKind.LINE, Decimal(0), Decimal(8000), "bottle"),
     ("LB1", "Labeler 1", ResourceKind.MACHINE, None, None, None),
     ("CS1", "Case Packer 1", ResourceKind.MACHINE, None, None, None),
     ("CREW-A", "Packaging Crew A", ResourceKind.PERSONNEL, None, None, None),
 ]
 CUSTOMERS = [("Healthy Juices Inc.", "HJ"), ("Peak Kombucha Co.", "PK")]
-# (operation, resource code, setup minutes, run minutes per bottle)
-OPERATIONS = [
-    ("Bottling", "BL1", Decimal(30), Decimal("0.012")),
-    ("Labeling", "LB1", Decimal(15), Decimal("0.010")),
-    ("Casing", "CS1", Decimal(10), Decimal("0.008")),
+
+BOTTLE_SKU = "AJ-16OZ"
+JUICE_SKU = "AJ-JUICE"
+CASE_SKU = "AJ-16OZ-C24"
+# (SKU, name, unit, type, precision: decimal places, rounded up)
+ITEMS = [
+    (BOTTLE_SKU, "16oz Organic Apple Juice Bottles", "bottle", ItemType.FINISHED_GOOD, 0),
+    (CASE_SKU, "Case of 24 16oz Organic Apple Juice Bottles", "case", ItemType.FINISHED_GOOD, 0),
+    (JUICE_SKU, "Organic Apple Juice", "gal", ItemType.WORK_IN_PROGRESS, 3),
+    ("AJC-70", "Organic Apple Juice Concentrate, 70 Brix", "gal", ItemType.RAW_MATERIAL, 3),
+    ("WATER-F", "Filtered Water", "gal", ItemType.RAW_MATERIAL, 1),
+    ("ASC-ACID", "Ascorbic Acid", "kg", ItemType.RAW_MATERIAL, 3),
+    ("BTL-PET-16", "16oz PET Bottle", "ea", ItemType.RAW_MATERIAL, 0),
+    ("CAP-38", "38 mm Cap", "ea", ItemType.RAW_MATERIAL, 0),
+    ("LBL-AJ-16", "Label, 16oz Organic Apple Juice", "ea", ItemType.RAW_MATERIAL, 0),
+    ("CTN-24", "Case Carton, 24 x 16oz", "ea", ItemType.RAW_MATERIAL, 0),
 ]
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A demo BOM and its one version: (SKU, quantity per batch, loss %) inputs and
+    (operation, resource code, setup minutes, run minutes per unit) steps. Every step takes
+    time: the scheduler cannot place a line item that takes none."""
+
+    code: str
+    name: str
+    sku: str
+    type: BomType
+    batch: Decimal
+    inputs: tuple[tuple[str, Decimal, Decimal], ...]
+    routing: tuple[tuple[str, str, Decimal, Decimal], ...]
+
+
+BOMS = [
+    # 1,000 gal batches: 16 % concentrate, 84 % water, vitamin C.
+    Recipe(
+        "BOM-AJ-JUICE",
+        "Apple Juice",
+        JUICE_SKU,
+        BomType.FORMULA,
+        Decimal(1000),
+        (
+            ("AJC-70", Decimal(160), Decimal(0)),
+            ("WATER-F", Decimal(840), Decimal(0)),
+            ("ASC-ACID", Decimal("1.2"), Decimal(0)),
+        ),
+        (("Blending", "CP1", Decimal(30), Decimal("0.16")),),
+    ),
+    # One bottle: 16 oz of juice, 2 % of it lost in filling, a bottle, a cap and a label.
+    Recipe(
+        "BOM-AJ-16OZ",
+        "16oz Organic Apple Juice Bottle",
+        BOTTLE_SKU,
+        BomType.PACKAGING,
+        Decimal(1),
+        (
+            (JUICE_SKU, Decimal("0.125"), Decimal(2)),
+            ("BTL-PET-16", Decimal(1), Decimal(0)),
+            ("CAP-38", Decimal(1), Decimal(0)),
+            ("LBL-AJ-16", Decimal(1), Decimal(0)),
+        ),
+        (
+            ("Bottling", "BL1", Decimal(30), Decimal("0.012")),
+            ("Labeling", "LB1", Decimal(15), Decimal("0.010")),
+            ("Casing", "CS1", Decimal(10), Decimal("0.008")),
+        ),
+    ),
+    Recipe(
+        "BOM-AJ-16OZ-C24",
+        "Case of 24 16oz Organic Apple Juice Bottles",
+        CASE_SKU,
+        BomType.SECONDARY_PACKAGING,
+        Decimal(1),
+        ((BOTTLE_SKU, Decimal(24), Decimal(0)), ("CTN-24", Decimal(1), Decimal(0))),
+        (("Palletizing", "CREW-A", Decimal(5), Decimal("0.25")),),
+    ),
+]
+
+ORDER_QUANTITY = Decimal(10_000)
+# Two even bottling runs of 5,000 (one of 10,000 would be more than the line's 8,000 a run),
+# each fed by its own batch of 637.5 gal of juice.
+ORDER_SPLIT = Split.EVEN
 DEMO_TOLERANCE = Decimal(1)
 
 
 def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
     """Loads the demo into `org_name`, creating the organisation and its admin if missing."""
-    org = auth_service.get_or_create_org(session, org_name)
-    admin = auth_service.get_or_create_user(session, org, _admin_email(org_name), Role.ADMIN)
-    actor = auth_service.actor_for_user(admin)
-    if org_name == DEMO_ORG:
-        for email, role in DEMO_USERS.items():
-            auth_service.get_or_create_user(session, org, email, role)
+    with transaction(session):
+        org = auth_service.get_or_create_org(session, org_name)
+        admin = auth_service.get_or_create_user(session, org, _admin_email(org_name), Role.ADMIN)
+        actor = auth_service.actor_for_user(admin)
+        if org_name == DEMO_ORG:
+            for email, role in DEMO_USERS.items():
+                auth_service.get_or_create_user(session, org, email, role)
 
-    facility = session.scalar(
-        select(Facility).where(Facility.org_id == org.id, Facility.name == "Riverside Plant")
-    ) or orgs.FACILITIES.create(
-        session, actor, FacilityCreate(name="Riverside Plant", timezone=PLANT_ZONE)
-    )
-    if not org.over_production_tolerance_percent:
-        # Fillers overfill a little: the plant accepts 1 % more than can reach a line item.
-        settings.update_organisation(
-            session, actor, OrganisationUpdate(over_production_tolerance_percent=DEMO_TOLERANCE)
+        facility = session.scalar(
+            select(Facility).where(Facility.org_id == org.id, Facility.name == "Riverside Plant")
+        ) or orgs.FACILITIES.create(
+            session, actor, FacilityCreate(name="Riverside Plant", timezone=PLANT_ZONE)
         )
-    if calendars.get(session, actor, "facility", facility.id).source != "own":
-        calendars.set_weekly(session, actor, "facility", facility.id, PLANT_HOURS, None)
-    by_code = _resources(session, actor, facility)
-    customers = {}
-    for name, code in CUSTOMERS:
-        customers[code] = session.scalar(
-            select(Customer).where(Customer.org_id == org.id, Customer.name == name)
-        ) or orgs.CUSTOMERS.create(session, actor, CustomerCreate(name=name, code=code))
-    juice = session.scalar(
-        select(Item).where(Item.org_id == org.id, Item.sku == "AJ-16OZ")
-    ) or items.ITEMS.create(
-        session,
-        actor,
-        ItemCreate(
-            sku="AJ-16OZ",
-            name="16oz Organic Apple Juice Bottles",
-            unit="bottle",
-            type=ItemType.FINISHED_GOOD,
-        ),
-    )
-    existing = session.scalar(
-        select(ProductionOrder.id).where(
-            ProductionOrder.org_id == org.id, ProductionOrder.reference == ORDER_REFERENCE
+        if not org.over_production_tolerance_percent:
+            # Fillers overfill a little: the plant accepts 1 % more than can reach a line item.
+            settings.update_organisation(
+                session,
+                actor,
+                OrganisationUpdate(over_production_tolerance_percent=DEMO_TOLERANCE),
+            )
+        if calendars.get(session, actor, "facility", facility.id).source != "own":
+            calendars.set_weekly(session, actor, "facility", facility.id, PLANT_HOURS, None)
+        by_code = _resources(session, actor, facility)
+        customers = {}
+        for name, code in CUSTOMERS:
+            customers[code] = session.scalar(
+                select(Customer).where(Customer.org_id == org.id, Customer.name == name)
+            ) or orgs.CUSTOMERS.create(session, actor, CustomerCreate(name=name, code=code))
+        by_sku = _items(session, actor)
+        _boms(session, actor, by_sku, by_code)
+        existing = session.scalar(
+            select(ProductionOrder.id).where(
+                ProductionOrder.org_id == org.id, ProductionOrder.reference == ORDER_REFERENCE
+            )
         )
-    )
-    if existing is None:
-        _apple_juice_order(session, actor, juice, customers["HJ"], by_code)
+        if existing is None:
+            _apple_juice_order(session, actor, by_sku[BOTTLE_SKU], customers["HJ"])
     return org
 
 
@@ -150,32 +223,79 @@ def _resources(session: Session, actor: Actor, facility: Facility) -> dict[str, 
     return found
 
 
+def _items(session: Session, actor: Actor) -> dict[str, Item]:
+    skus = [sku for sku, *_ in ITEMS]
+    found = {
+        i.sku: i
+        for i in session.scalars(
+            select(Item).where(Item.org_id == actor.org_id, Item.sku.in_(skus))
+        )
+    }
+    for sku, name, unit, type_, precision in ITEMS:
+        if sku not in found:
+            found[sku] = items.ITEMS.create(
+                session,
+                actor,
+                ItemCreate(sku=sku, name=name, unit=unit, type=type_, precision=precision),
+            )
+    return found
+
+
+def _boms(
+    session: Session, actor: Actor, by_sku: dict[str, Item], by_code: dict[str, Resource]
+) -> None:
+    """Each demo BOM that is not there yet, with its version 1 ACTIVE."""
+    codes = set(
+        session.scalars(
+            select(Bom.code).where(Bom.org_id == actor.org_id, Bom.code.in_(b.code for b in BOMS))
+        )
+    )
+    for recipe in BOMS:
+        if recipe.code in codes:
+            continue
+        bom = boms.create_bom(
+            session,
+            actor,
+            BomCreate(
+                code=recipe.code,
+                name=recipe.name,
+                item_id=by_sku[recipe.sku].id,
+                type=recipe.type,
+                version=VersionContent(
+                    batch_quantity=recipe.batch,
+                    inputs=[
+                        InputIn(item_id=by_sku[sku].id, quantity=quantity, loss_percent=loss)
+                        for sku, quantity, loss in recipe.inputs
+                    ],
+                    operations=[
+                        OperationIn(
+                            operation=operation,
+                            resource_id=by_code[code].id,
+                            setup_minutes=setup,
+                            run_minutes_per_unit=per_unit,
+                        )
+                        for operation, code, setup, per_unit in recipe.routing
+                    ],
+                ),
+            ),
+        )
+        boms.activate(session, actor, bom.id, 1, None)
+
+
 def _next(month: int, day: int, at: time, zone: ZoneInfo) -> datetime:
-    today = utcnow().astimezone(zone).date()
-    year = today.year if (today.month, today.day) <= (month, day) else today.year + 1
+    """The next `day` of `month` from tomorrow on (when the demo's work is scheduled)."""
+    tomorrow = utcnow().astimezone(zone).date() + timedelta(days=1)
+    year = tomorrow.year if (tomorrow.month, tomorrow.day) <= (month, day) else tomorrow.year + 1
     return datetime.combine(datetime(year, month, day).date(), at, tzinfo=zone)
 
 
-def _apple_juice_order(
-    session: Session,
-    actor: Actor,
-    juice: Item,
-    customer: Customer,
-    by_code: dict[str, Resource],
-) -> None:
-    """10,000 bottles due 12 December, in two runs of 5,000: one run of 10,000 bottles would
-    be 1,250 gallons, more than the bottling line's 1,000 per run. Scheduled from tomorrow
-    06:00 at the plant, so the board and the shop floor have work to show."""
+def _apple_juice_order(session: Session, actor: Actor, bottle: Item, customer: Customer) -> None:
+    """10,000 bottles due 12 December, their work orders generated from the BOMs: two
+    bottling runs of 5,000 (WO-000001 and WO-000002 in a fresh organisation), each waiting
+    for its batch of juice (WO-000003 and WO-000004). Scheduled from tomorrow 06:00 at the
+    plant (each run once its batch is made), so that the board and the shop floor have work
+    to show."""
     zone = ZoneInfo(PLANT_ZONE)
-    line_items = [
-        LineItemIn(
-            operation=operation,
-            resource_id=by_code[code].id,
-            setup_minutes=setup,
-            run_minutes_per_unit=per_unit,
-        )
-        for operation, code, setup, per_unit in OPERATIONS
-    ]
     po = production.create_production_order(
         session,
         actor,
@@ -184,11 +304,9 @@ def _apple_juice_order(
             reference=ORDER_REFERENCE,
             due_date=_next(12, 12, time(17, 0), zone),
             priority=70,
-            items=[ProductionOrderItemIn(item_id=juice.id, quantity=Decimal(10_000))],
-            work_orders=[
-                WorkOrderFields(item_id=juice.id, quantity=Decimal(5_000), line_items=line_items)
-                for _ in range(2)
-            ],
+            items=[ProductionOrderItemIn(item_id=bottle.id, quantity=ORDER_QUANTITY)],
+            generate=True,
+            generation=GenerateRequest(split=ORDER_SPLIT),
         ),
     )
     tomorrow = utcnow().astimezone(zone).date() + timedelta(days=1)

@@ -8,12 +8,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from taktline.errors import FieldError, ValidationProblem
+from taktline.schemas import MAX_VERSION_NUMBER
 
 T = TypeVar("T")
 
@@ -34,6 +35,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+# A version number in a path (/boms/{id}/versions/{number}), within the database's integer.
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION_NUMBER, description="A version number.")]
 
 
 def parse_version(raw: str | None, loc: Sequence[str | int]) -> int | None:

@@ -25,6 +25,10 @@ from pydantic_core import PydanticCustomError
 
 from taktline.db import QUANTITY_SCALE, normalize
 
+# A version number (of a BOM, say): 1, 2, ..., within the database's integer.
+MAX_VERSION_NUMBER = 2**31 - 1
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION_NUMBER, strict=True)]
+
 
 class RequestBody(BaseModel):
     """Unknown fields are refused: a typo must not pass silently."""

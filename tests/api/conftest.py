@@ -10,7 +10,7 @@ endpoint without a scenario makes those tests fail rather than go untested.
 import itertools
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from taktline.app import create_app
 from taktline.config import Settings
 from taktline.permissions import Role
+from tests.boms.sheets import csv_of
 from tests.helpers import API, Tenant, bodies, db_counts
 
 # Windows far in the future, two hours apart per work order of one builder: they never meet.
@@ -313,6 +314,9 @@ class Call:
     success: int = 200
     # a query string, as sent: "?quantity=10"
     query: str = ""
+    # a body that is not JSON (a CSV file), sent as is with its Content-Type
+    content: bytes | None = None
+    content_type: str = "text/csv"
 
     @property
     def operation(self) -> str:
@@ -323,20 +327,15 @@ class Call:
         return self.template.format(**self.params) + self.query
 
     def with_params(self, **params: str) -> "Call":
-        return Call(
-            self.method,
-            self.template,
-            {**self.params, **params},
-            self.body,
-            self.watches,
-            self.success,
-            self.query,
-        )
+        return replace(self, params={**self.params, **params})
 
     def send(self, client: TestClient, headers: Mapping[str, str] | None) -> httpx.Response:
         kwargs: dict[str, Any] = {"headers": dict(headers or {})}
         if self.body is not None:
             kwargs["json"] = self.body
+        if self.content is not None:
+            kwargs["content"] = self.content
+            kwargs["headers"]["Content-Type"] = self.content_type
         response: httpx.Response = client.request(self.method, self.url, **kwargs)
         return response
 
@@ -687,6 +686,37 @@ def _generate(b: Builder) -> Call:
     )
 
 
+def import_file(b: Builder, code: str | None = None) -> bytes:
+    """A CSV file of one new BOM (a new item's, of the shared item on the shared resource)."""
+    made = b.item(unit="gal")
+    bom = {
+        "bom_code": code or f"CSV-{uuid.uuid4().hex[:8]}",
+        "bom_name": "Apple juice",
+        "bom_type": "FORMULA",
+        "output_sku": made["sku"],
+        "batch_quantity": "1000",
+    }
+    return csv_of(
+        {**bom, "line": "input", "item_sku": b.shared_item["sku"], "quantity": "180"},
+        {
+            "bom_code": bom["bom_code"],
+            "line": "operation",
+            "operation": "Pressing",
+            "resource_code": b.shared_resource["code"],
+        },
+    )
+
+
+def _import(b: Builder) -> Call:
+    return Call(
+        "POST",
+        f"{API}/boms/import",
+        content=import_file(b),
+        watches=_watch(b, "/boms?limit=500"),
+        success=201,
+    )
+
+
 def _where_used(b: Builder) -> Call:
     b.bom(active=True)
     item = b.shared_item
@@ -723,6 +753,9 @@ SCENARIOS.update(
         f"GET {API}/boms/{{bom_id}}/versions/{{number}}/diff": _bom(
             "read", "GET", "/versions/{number}/diff", versions=2, query="?against=2"
         ),
+        f"POST {API}/boms/import": Scenario("plan", _import),
+        f"GET {API}/boms/export": _list("boms/export"),
+        f"GET {API}/boms/{{bom_id}}/export": _bom("read", "GET", "/export"),
         f"POST {PO}/{{production_order_id}}/generate": Scenario("plan", _generate),
         f"GET {API}/items/{{item_id}}/where-used": Scenario("read", _where_used),
         f"GET {WO}/{{work_order_id}}/materials": _wo("DRAFT", "read", "GET", "/materials"),

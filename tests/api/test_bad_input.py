@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from taktline.app import create_app
+from taktline.boms import csv_format
 from taktline.config import Settings
 from tests.api.conftest import (
     WINDOW_BASE,
@@ -29,6 +30,7 @@ from tests.api.conftest import (
     path_id_operations,
     scenario_for,
 )
+from tests.boms.sheets import csv_of
 from tests.helpers import API, assert_problem, bodies, error_fields
 
 MiB = 1024 * 1024
@@ -576,11 +578,193 @@ def test_bad_request_gets_its_problem_and_changes_nothing(
     assert observe(client, app, ()) == watches
 
 
+# --- the cells of an imported CSV file (POST /boms/import) -------------------------------
+
+Rows = list[dict[str, str]]
+
+
+def _import_rows(b: Builder) -> Rows:
+    """A valid file of one BOM: an input (row 2), an operation (row 3) and its alternative
+    (row 4), every column given."""
+    bom = {
+        "bom_code": f"CSV-{uuid.uuid4().hex[:8]}",
+        "bom_name": "Apple juice",
+        "bom_type": "FORMULA",
+        "output_sku": b.item(unit="gal")["sku"],
+        "owner": b.customer()["code"],
+        "batch_quantity": "1000",
+        "batch_unit": "gal",
+        "output_loss_percent": "1",
+        "notes": "cold",
+    }
+    return [
+        {
+            **bom,
+            "line": "input",
+            "item_sku": b.shared_item["sku"],
+            "quantity": "180",
+            "unit": "ea",
+            "loss_percent": "2",
+        },
+        {
+            **bom,
+            "line": "operation",
+            "sequence": "10",
+            "operation": "Pressing",
+            "resource_code": b.shared_resource["code"],
+            "setup_minutes": "30",
+            "run_minutes_per_unit": "0.5",
+            "interruptible": "no",
+        },
+        {
+            **bom,
+            "line": "alternative",
+            "sequence": "10",
+            "resource_code": b.resource()["code"],
+            "setup_minutes": "45",
+            "run_minutes_per_unit": "0.6",
+        },
+    ]
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """A file with one cell (or one column of a BOM, on every row) broken, and the one error
+    it gets: at `row` (the header is row 1) and `column`, with `words` in its message."""
+
+    rows: tuple[int, ...]  # the rows changed
+    column: str
+    value: str
+    row: int  # where the error is told
+    words: str
+
+
+def _cell(row: int, column: str, value: str, words: str, at: int | None = None) -> BadCell:
+    return BadCell((row,), column, value, at or row, words)
+
+
+def _bom_column(column: str, value: str, words: str) -> BadCell:
+    return BadCell((2, 3, 4), column, value, 2, words)
+
+
+LONG = "x" * 201
+CSV_CASES: dict[str, BadCell] = {
+    "bom_code blank": _cell(4, "bom_code", "", "every row names its bill of material"),
+    "bom_code too long": _bom_column("bom_code", "C" * 65, "at most 64 characters"),
+    "bom_name blank": _bom_column("bom_name", "", "needs one"),
+    "bom_name too long": _bom_column("bom_name", LONG, "at most 200 characters"),
+    "bom_name differing": _cell(3, "bom_name", "Pear juice", "a bill of material has one"),
+    "bom_type unknown": _bom_column("bom_type", "RECIPE", "must be FORMULA, PACKAGING"),
+    "output_sku unknown": _bom_column("output_sku", "NO-SUCH-SKU", "no item has the SKU"),
+    "output_sku blank": _bom_column("output_sku", "", "needs one"),
+    "owner unknown": _bom_column("owner", "NO-SUCH-BRAND", "no customer has the code or name"),
+    "batch_quantity zero": _bom_column("batch_quantity", "0", "must be more than 0"),
+    "batch_quantity not a number": _bom_column("batch_quantity", "lots", "must be a number"),
+    "batch_quantity too precise": _bom_column("batch_quantity", "1.0000001", "decimal places"),
+    "batch_quantity too large": _bom_column("batch_quantity", "1" + "0" * 18, "digits"),
+    "batch_unit too long": _bom_column("batch_unit", "u" * 33, "at most 32 characters"),
+    "output_loss_percent negative": _bom_column("output_loss_percent", "-1", "0 or more"),
+    "output_loss_percent over 1000": _bom_column("output_loss_percent", "1001", "1000 or less"),
+    "notes too long": _bom_column("notes", "n" * 10_001, "at most 10000 characters"),
+    "notes with a NUL": _cell(2, "notes", "cold\x00", "NUL character"),
+    "line unknown": _cell(4, "line", "step", "input, operation or alternative"),
+    "item_sku unknown": _cell(2, "item_sku", "NO-SUCH-SKU", "no item has the SKU"),
+    "item_sku blank": _cell(2, "item_sku", "", "needs the SKU"),
+    "quantity zero": _cell(2, "quantity", "0", "must be more than 0"),
+    "quantity negative": _cell(2, "quantity", "-5", "must be more than 0"),
+    "quantity with a decimal comma": _cell(2, "quantity", "1,5", "a point before the decimals"),
+    "quantity blank": _cell(2, "quantity", "", "needs the quantity"),
+    "unit too long": _cell(2, "unit", "u" * 33, "at most 32 characters"),
+    "loss_percent negative": _cell(2, "loss_percent", "-2", "0 or more"),
+    "loss_percent not a number": _cell(2, "loss_percent", "2%", "must be a number"),
+    "an operation's cell on an input": _cell(2, "setup_minutes", "5", "not part of an input"),
+    "sequence not a whole number": _cell(4, "sequence", "ten", "whole number"),
+    "sequence of no operation": _cell(4, "sequence", "20", "no operation of"),
+    "operation too long": _cell(3, "operation", LONG, "at most 200 characters"),
+    "operation on an alternative": _cell(4, "operation", "Mixing", "not part of an alternative"),
+    "resource_code unknown": _cell(3, "resource_code", "NO-SUCH-RES", "no resource has the code"),
+    "alternative resource_code unknown": _cell(4, "resource_code", "NO-SUCH", "no resource"),
+    "alternative on its operation's resource": BadCell(
+        (4,), "resource_code", "", 3, "another resource than the operation's own"
+    ),  # (the value: the operation's own resource code)
+    "setup_minutes negative": _cell(3, "setup_minutes", "-1", "0 or more"),
+    "alternative setup_minutes not a number": _cell(4, "setup_minutes", "soon", "a number"),
+    "run_minutes_per_unit negative": _cell(3, "run_minutes_per_unit", "-0.5", "0 or more"),
+    "alternative run_minutes_per_unit too precise": _cell(
+        4, "run_minutes_per_unit", "0.0000001", "decimal places"
+    ),
+    "interruptible neither yes nor no": _cell(3, "interruptible", "sometimes", "yes or no"),
+    "interruptible on an alternative": _cell(4, "interruptible", "yes", "not part of"),
+}
+
+
+@pytest.mark.parametrize("case", CSV_CASES.values(), ids=CSV_CASES.keys())
+def test_a_bad_cell_of_an_imported_file_is_named_by_row_and_column_and_changes_nothing(
+    case: BadCell, client: TestClient, app: FastAPI, builder: Builder
+) -> None:
+    builder.shared_item, builder.shared_resource  # noqa: B018 (made before counting)
+    rows = _import_rows(builder)
+    value = case.value
+    if case.column == "resource_code" and case.row == 3 and not value:
+        value = rows[1]["resource_code"]  # the alternative is the operation's own resource
+    for row in case.rows:
+        rows[row - 2][case.column] = value
+    before = observe(client, app, ())
+
+    response = client.post(
+        f"{API}/boms/import",
+        content=csv_of(*rows),
+        headers={**builder.headers(), "Content-Type": "text/csv"},
+    )
+
+    problem = assert_problem(response, 422, "validation-error")
+    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(case.row, case.column)]
+    assert [e["loc"] for e in problem["errors"]] == [["body", case.row, case.column]]
+    assert case.words in problem["errors"][0]["msg"], problem
+    assert f"row {case.row}, {case.column}: " in problem["detail"]
+    assert observe(client, app, ()) == before
+
+
+def test_the_file_the_bad_cells_are_made_from_is_imported(
+    client: TestClient, builder: Builder
+) -> None:
+    response = client.post(
+        f"{API}/boms/import",
+        content=csv_of(*_import_rows(builder)),
+        headers={**builder.headers(), "Content-Type": "text/csv"},
+    )
+
+    assert response.status_code == 201, response.text
+
+
+def test_a_header_of_an_imported_file_that_is_not_the_layouts_is_told_in_row_1(
+    client: TestClient, app: FastAPI, builder: Builder
+) -> None:
+    rows = _import_rows(builder)
+    header = (*csv_format.NAMES[1:], "colour")  # no bom_code, and a column of no layout
+    before = observe(client, app, ())
+
+    response = client.post(
+        f"{API}/boms/import",
+        content=csv_of(*rows, header=header),
+        headers={**builder.headers(), "Content-Type": "text/csv"},
+    )
+
+    problem = assert_problem(response, 422, "validation-error")
+    assert [(e["row"], e["column"]) for e in problem["errors"]] == [
+        (1, "bom_code"),
+        (1, "colour"),
+    ]
+    assert observe(client, app, ()) == before
+
+
 # --- the body itself -----------------------------------------------------------------------
 
 BODY_OPERATIONS = [op for op in operations() if op.split()[0] in ("POST", "PATCH")]
 # Actions that take no body at all: there is no JSON to be malformed.
 BODILESS = {"/unschedule", "/start", "/resume", "/activate", "/retire"}
+# Operations whose body is not JSON: a CSV file (its own cases are below).
+NOT_JSON = {"/boms/import"}
 
 
 def _url(operation: str) -> str:
@@ -594,7 +778,7 @@ MALFORMED = (b'{"name": ', b"{'name': 'single quotes'}", b'{"a": 1} trailing', b
 
 
 @pytest.mark.parametrize(
-    "operation", [op for op in BODY_OPERATIONS if not op.endswith(tuple(BODILESS))]
+    "operation", [op for op in BODY_OPERATIONS if not op.endswith(tuple(BODILESS | NOT_JSON))]
 )
 def test_malformed_json_answers_400(
     operation: str, client: TestClient, app: FastAPI, builder: Builder

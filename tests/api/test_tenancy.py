@@ -27,12 +27,14 @@ from tests.api.conftest import (
     Call,
     Json,
     Watch,
+    import_file,
     iso,
     observe,
     operations,
     path_id_operations,
     scenario_for,
 )
+from tests.boms.sheets import csv_of, rows_of
 from tests.helpers import API, assert_problem, bodies, error_fields, list_all
 
 
@@ -445,3 +447,79 @@ def test_natural_keys_and_numbers_are_per_organisation(
 
     assert po["number"] == their_po["number"] == "PO-000001"
     assert po["work_orders"][0]["number"] == their_po["work_orders"][0]["number"] == "WO-000001"
+
+
+# --- bills of material by code: CSV import and export ---------------------------------------
+
+
+@pytest.mark.parametrize("column", ["output_sku", "item_sku", "resource_code", "owner"])
+def test_an_imported_file_naming_another_organisations_record_is_refused_like_an_unknown_code(
+    column: str,
+    client: TestClient,
+    app: FastAPI,
+    builder: Builder,
+    other_builder: Builder,
+) -> None:
+    theirs = {
+        "output_sku": other_builder.item()["sku"],
+        "item_sku": other_builder.item()["sku"],
+        "resource_code": other_builder.resource()["code"],
+        "owner": other_builder.customer()["code"],
+    }[column]
+    rows = rows_of(import_file(builder))
+    row = 3 if column == "resource_code" else 2
+    before = observe(client, app, ())
+
+    answers = []
+    for code in (theirs, f"NO-SUCH-{uuid.uuid4().hex[:6]}"):
+        rows[row - 2][column] = code
+        answers.append(
+            (
+                code,
+                client.post(
+                    f"{API}/boms/import",
+                    content=csv_of(*rows),
+                    headers={**builder.headers(), "Content-Type": "text/csv"},
+                ),
+            )
+        )
+
+    (foreign_code, foreign), (missing_code, missing) = answers
+    problem = assert_problem(foreign, 422, "validation-error")
+    assert [(e["row"], e["column"]) for e in problem["errors"]] == [(row, column)]
+    assert normalised(foreign, {"code": foreign_code}) == normalised(
+        missing, {"code": missing_code}
+    )
+    assert observe(client, app, ()) == before
+
+
+def test_another_organisations_bom_code_is_a_new_bom_of_ones_own_and_exports_stay_apart(
+    client: TestClient, builder: Builder, other_builder: Builder
+) -> None:
+    their_import = client.post(
+        f"{API}/boms/import",
+        content=import_file(other_builder, code="SHARED-CODE"),
+        headers={**other_builder.headers(), "Content-Type": "text/csv"},
+    )
+    assert their_import.status_code == 201, their_import.text
+    theirs = their_import.json()["boms"][0]
+
+    ours = client.post(
+        f"{API}/boms/import",
+        content=import_file(builder, code="SHARED-CODE"),
+        headers={**builder.headers(), "Content-Type": "text/csv"},
+    )
+
+    assert ours.status_code == 201, ours.text
+    (made,) = ours.json()["boms"]
+    assert (made["created"], made["version"]) == (True, 1)
+    assert made["bom_id"] != theirs["bom_id"]
+    for b, other in ((builder, other_builder), (other_builder, builder)):
+        exported = client.get(f"{API}/boms/export", headers=b.headers("viewer"))
+        assert exported.status_code == 200, exported.text
+        (row,) = [r for r in rows_of(exported.content) if r["line"] == "input"]
+        assert row["bom_code"] == "SHARED-CODE"
+        assert row["item_sku"] == b.shared_item["sku"] != other.shared_item["sku"]
+    assert their_import.json()["boms"][0]["version"] == 1
+    their_bom = client.get(f"{API}/boms/{theirs['bom_id']}", headers=other_builder.headers())
+    assert [v["number"] for v in their_bom.json()["versions"]] == [1]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.helpers import API, Tenant, assert_problem, bodies, create, db_counts
+from tests.portal.conftest import signed_in
 
 Json = dict[str, Any]
 
@@ -394,3 +395,23 @@ def test_a_planner_generates_a_draft_orders_work_orders_from_its_page(plant: Pla
         "5000",
         "5000",
     ]
+
+
+def test_a_version_number_beyond_the_databases_integer_is_refused_naming_it(plant: Plant) -> None:
+    bom = plant.juice_bom()
+    headers = plant.tenant.headers()
+    too_big = 2**31
+    for path, where in (
+        (f"/boms/{bom['id']}/versions/{too_big}", ["path", "number"]),
+        (f"/boms/{bom['id']}/versions/1/diff?against={too_big}", ["query", "against"]),
+        (f"/boms/{bom['id']}/explode?quantity=10&version={too_big}", ["query", "version"]),
+    ):
+        problem = assert_problem(plant.client.get(f"{API}{path}", headers=headers), 422)
+        assert [e["loc"] for e in problem["errors"]] == [where], path
+    copied = plant.client.post(
+        f"{API}/boms/{bom['id']}/versions", json={"copy_of": too_big}, headers=headers
+    )
+    assert [e["loc"] for e in assert_problem(copied, 422)["errors"]] == [["body", "copy_of"]]
+    signed_in(plant.client, plant.tenant, "planner")
+    page = plant.client.get(f"/boms/{bom['id']}/versions/{too_big}/edit")
+    assert page.status_code == 422

@@ -240,7 +240,9 @@ class DemoPlant:
     resources: dict[str, uuid.UUID]
     """Resource ids by code: CP1, BL1, LB1, CS1, CREW-A."""
     order_id: uuid.UUID
-    """The demo's production order HJ-PO-1001 (SCHEDULED from tomorrow 06:00)."""
+    """The demo's production order HJ-PO-1001, generated from its BOMs: WO-000001 and
+    WO-000002 bottle 5,000 each, fed by the juice batches WO-000003 and WO-000004; SCHEDULED
+    from tomorrow 06:00."""
     zone: ZoneInfo
 
     def email(self, role: Role | str) -> str:

@@ -4,11 +4,12 @@
     .venv/bin/python -m tests.e2e.screenshots --out /tmp/shots
 
 It loads the Sunshine Beverages demo into a fresh SQLite database, as `taktline up` does, and
-has its operator start the first work order (bottling done, labeling under way), so that the
-pages show work in every state. Then it serves the portal on a free port, signs in as the
-demo planner through the sign-in page and saves the dashboard, a production order, a work
-order, the schedule board and a resource at 1280x800, and the shop floor as the operator at
-768x1024 (a tablet). The browser is TAKTLINE_CHROMIUM (default /usr/bin/chromium).
+has its operator make the juice batch that feeds the first bottling run (WO-000001) and start
+that run (bottling done, labeling under way), so that the pages show work in every state.
+Then it serves the portal on a free port, signs in as the demo planner through the sign-in
+page and saves the dashboard, a production order, a work order, the schedule board and a
+resource at 1280x800, and the shop floor as the operator at 768x1024 (a tablet). The browser
+is TAKTLINE_CHROMIUM (default /usr/bin/chromium).
 """
 
 import argparse
@@ -31,7 +32,8 @@ from taktline.config import Settings
 from taktline.db import transaction, utcnow
 from taktline.orders import actions
 from taktline.orders.models import ProductionOrder, WorkOrder
-from taktline.orders.schemas import ReportRequest
+from taktline.orders.reading import dependencies_of
+from taktline.orders.schemas import CompleteRequest, ReportRequest
 from taktline.portal.security import set_password
 from taktline.resources.models import Resource
 from tests.e2e.conftest import LAPTOP, LAUNCH_ARGS, TABLET, chromium_executable
@@ -74,6 +76,18 @@ def prepare(database_url: str, password: str) -> dict[str, str]:
             .limit(1)
         )
         assert first is not None
+        # The batch of juice it waits for, made first.
+        (batch_id,) = dependencies_of(session, [first.id])[first.id]
+        batch = session.get_one(WorkOrder, batch_id)
+        actions.start(session, actor, batch.id)
+        actions.report(
+            session,
+            actor,
+            batch.id,
+            batch.line_items[0].id,
+            ReportRequest(quantity_completed=batch.quantity, done=True),
+        )
+        actions.complete(session, actor, batch.id, CompleteRequest())
         bottling, labeling = first.line_items[0].id, first.line_items[1].id
         actions.start(session, actor, first.id)
         actions.report(

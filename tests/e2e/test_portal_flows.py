@@ -603,6 +603,7 @@ NAV_LINKS = [
     "Dashboard",
     "Production orders",
     "Work orders",
+    "BOMs",
     "Resources",
     "Schedule board",
     "Shop floor",

@@ -6,7 +6,7 @@ every other field, refused field by field."""
 from fastapi.testclient import TestClient
 
 from tests.helpers import Tenant, assert_problem, error_fields
-from tests.scheduling.shop import Shop, iso, ok, parse
+from tests.scheduling.shop import Shop, at, iso, ok, parse
 
 
 def test_the_scheduling_fields_are_created_and_shown(client: TestClient, tenant: Tenant) -> None:
@@ -129,3 +129,26 @@ def test_replacing_the_line_items_replaces_their_alternatives(
 
     assert [a["resource_id"] for a in changed["line_items"][0]["alternatives"]] == [bl3["id"]]
     assert changed["line_items"][1]["alternatives"] == []
+
+
+def test_scheduling_an_order_from_a_start_lays_each_work_order_after_what_it_waits_for(
+    client: TestClient, tenant: Tenant
+) -> None:
+    shop = Shop.open(client, tenant)
+    press, line = shop.resource(), shop.resource()
+    # The first in priority order (the bottling run) waits for the second (its batch), which
+    # runs on another resource: laid out from the start alone, both would begin at once.
+    po = shop.production_order(
+        [
+            shop.work_order_body([shop.line(line, 30, "Bottling")], priority=90),
+            shop.work_order_body([shop.line(press, 120, "Blending")], priority=10),
+        ]
+    )
+    bottling, batch = po["work_orders"]
+    ok(shop.request("PATCH", f"/work-orders/{bottling['id']}", {"depends_on": [batch["id"]]}))
+
+    ok(shop.request("POST", f"/production-orders/{po['id']}/schedule", {"start": iso(1)}))
+
+    made, bottled = shop.get(batch)["line_items"][0], shop.get(bottling)["line_items"][0]
+    assert parse(made["planned_start"]) == at(1)
+    assert parse(bottled["planned_start"]) == parse(made["planned_end"]) == at(3)

@@ -943,7 +943,9 @@ def test_every_plant_page_renders_with_the_demo_data(
         f"/floor/{bottling}",
         f"/floor/{bottling}/stamp",
     ]
-    assert len(bars(gantt_svg(page(client, urls[3])))) == 6
+    # tomorrow's work: two juice batches (Blending on the press), then the two bottling runs
+    # they feed, each Bottling, Labeling and Casing: a bar per line item
+    assert len(bars(gantt_svg(page(client, urls[3])))) == 8
 
     for url in urls:
         assert client.get(url).status_code == 200, url

@@ -62,7 +62,9 @@ def test_schedule_previews_and_prints_the_summary_table(
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "a preview, nothing changes" in out
-    assert "Solving 2 work orders (6 line items) on 3 resources" in out  # the progress
+    # the progress: the demo's two juice batches (one line item each, on the press) and the
+    # two bottling runs they feed (Bottling, Labeling, Casing)
+    assert "Solving 4 work orders (8 line items) on 4 resources" in out
     assert "Schedule (preview: nothing changed)" in out
     for row in ("Work orders", "Line items", "Late", "Objective", "Value", "Bound", "Gap"):
         assert row in out
@@ -84,7 +86,7 @@ def test_schedule_apply_applies_it(run: Callable[..., Result], demo: None, datab
 
     assert result.exit_code == 0, result.output
     assert "Schedule (applied)" in result.stdout
-    assert "2 rescheduled" in result.stdout
+    assert "4 rescheduled" in result.stdout  # the demo's 4 work orders, all from 2030-01-07
     assert "makespan" in result.stdout
     after = _work_orders(database)
     assert [(n, s) for n, s, _ in after] == [(n, s) for n, s, _ in before]
@@ -94,6 +96,7 @@ def test_schedule_apply_applies_it(run: Callable[..., Result], demo: None, datab
         assert "reschedule" in session.scalars(select(Event.action)).all()
         starts = [s for s in session.scalars(select(LineItem.planned_start)) if s is not None]
     engine.dispose()
+    # from the start given: the first juice batch at 06:00 in Chicago
     assert min(starts).isoformat().startswith("2030-01-07T12:00")
 
 

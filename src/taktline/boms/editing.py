@@ -170,11 +170,16 @@ def update_version(
         if inputs is not None:
             given = [InputIn.model_validate(i) for i in inputs]
             _check_inputs(session, actor, given, ["body", "inputs"])
+            # The old rows go first: the new ones take their positions (a unique key).
+            version.inputs = []
+            session.flush()
             version.inputs = _inputs(actor, given, _units(session, given))
             diff["inputs"] = [None, len(given)]
         if operations is not None:
             steps = [OperationIn.model_validate(o) for o in operations]
             _check_resources(session, actor, steps, ["body", "operations"])
+            version.operations = []
+            session.flush()
             version.operations = _operations(actor, steps)
             diff["operations"] = [None, len(steps)]
         if diff:
@@ -192,7 +197,7 @@ def activate(
     authorize(actor, "bom.activate")
     with transaction(session):
         bom, version = _locked(session, actor, bom_id, number, expected_version)
-        if version.status is not VersionStatus.DRAFT:
+        if "activate" not in reading.version_actions(version.status):
             raise Conflict(
                 f"Version {number} of {bom.code} is {version.status}: only a DRAFT is "
                 "activated. Start a new version as a copy of it instead.",
@@ -245,7 +250,7 @@ def retire(
     authorize(actor, "bom.retire")
     with transaction(session):
         bom, version = _locked(session, actor, bom_id, number, expected_version)
-        if version.status is not VersionStatus.ACTIVE:
+        if "retire" not in reading.version_actions(version.status):
             raise Conflict(
                 f"Version {number} of {bom.code} is {version.status}: only the ACTIVE one is "
                 "retired.",
@@ -281,7 +286,7 @@ def _locked(
 
 
 def _only_drafts(version: BomVersion, bom: Bom) -> None:
-    if version.status is not VersionStatus.DRAFT:
+    if "update" not in reading.version_actions(version.status):
         raise Conflict(
             f"Version {version.number} of {bom.code} is {version.status} and never changes; "
             "start a new version as a copy of it.",

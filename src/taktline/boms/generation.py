@@ -9,7 +9,6 @@ materials, each in one INSERT of many rows."""
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -18,21 +17,20 @@ from sqlalchemy.orm import Session
 from taktline.boms import reading
 from taktline.boms.explosion import Demand, ExplosionRefused, PlannedWorkOrder, Policy, explode
 from taktline.boms.models import BomVersion, VersionStatus
-from taktline.boms.schemas import (
-    ExplosionOut,
-    GenerateRequest,
-    MaterialOut,
-    PlannedOut,
-    RequirementOut,
-)
+from taktline.boms.schemas import ExplosionOut, MaterialOut, PlannedOut, RequirementOut
 from taktline.db import new_id, transaction, utcnow
 from taktline.errors import Conflict
 from taktline.events import service as events
 from taktline.orders import actions, editing, locks
 from taktline.orders import reading as orders_reading
 from taktline.orders.lifecycle import State
-from taktline.orders.models import ProductionOrder, WorkOrderDependency, WorkOrderMaterial
-from taktline.orders.schemas import AlternativeIn, LineItemIn, WorkOrderFields
+from taktline.orders.models import (
+    ProductionOrder,
+    WorkOrder,
+    WorkOrderDependency,
+    WorkOrderMaterial,
+)
+from taktline.orders.schemas import AlternativeIn, GenerateRequest, LineItemIn, WorkOrderFields
 from taktline.permissions import Actor, authorize
 
 
@@ -94,51 +92,53 @@ def generate(
                 "production order.",
                 current_state=po.state,
             )
-        work_orders = locks.work_orders_of(session, po)
-        generated = [
-            wo
-            for wo in work_orders
-            if wo.bom_version_id is not None and wo.state is not State.DELETED
-        ]
-        moved = [wo.number for wo in generated if wo.state is not State.DRAFT]
-        if moved:
-            raise Conflict(
-                f"{po.number} cannot be generated again: {', '.join(moved)} "
-                f"{'has' if len(moved) == 1 else 'have'} moved on from DRAFT.",
-                work_orders=moved,
-            )
-        loaded = reading.recipes_for(
-            session, actor.org_id, [it.item_id for it in po.items], po.owner_id, body.versions
-        )
-        demands = []
-        for it in po.items:
-            material = loaded.materials[it.item_id]
-            try:
-                wanted = material.in_base(Fraction(it.quantity), it.unit)
-            except ExplosionRefused as refused:
-                raise Conflict(str(refused)) from None
-            demands.append(Demand(it.item_id, material.rounded_up(wanted)))
-        planned = _planned(loaded, demands, Policy(body.split, body.round_up_to_minimum))
-        actions.delete_locked(session, actor, generated, po)
-        ids = _write(session, actor, po, planned)
-        events.record(
-            session,
-            actor,
-            "production_order",
-            po.id,
-            "generate",
-            reason=f"{len(ids)} work orders from bills of material",
-            changes={
-                "work_orders": len(ids),
-                "replaced": [wo.number for wo in generated],
-                "versions": sorted(
-                    f"{loaded.boms[v.bom_id].code} v{v.number}" for v in loaded.versions.values()
-                ),
-            },
-        )
-        po.updated_at = utcnow()
-        session.flush()
+        generate_locked(session, actor, po, body, locks.work_orders_of(session, po))
     return po
+
+
+def generate_locked(
+    session: Session,
+    actor: Actor,
+    po: ProductionOrder,
+    body: GenerateRequest,
+    work_orders: Sequence[WorkOrder] = (),
+) -> None:
+    """`generate` inside the caller's transaction, on a DRAFT production order it holds
+    locked with its `work_orders` (or has just created, with none: `"generate": true` when
+    creating it). The caller checked the actor may generate."""
+    generated = [
+        wo for wo in work_orders if wo.bom_version_id is not None and wo.state is not State.DELETED
+    ]
+    moved = [wo.number for wo in generated if wo.state is not State.DRAFT]
+    if moved:
+        raise Conflict(
+            f"{po.number} cannot be generated again: {', '.join(moved)} "
+            f"{'has' if len(moved) == 1 else 'have'} moved on from DRAFT.",
+            work_orders=moved,
+        )
+    loaded = reading.recipes_for(
+        session, actor.org_id, [it.item_id for it in po.items], po.owner_id, body.versions
+    )
+    planned = reading.plan_items(loaded, po.items, Policy(body.split, body.round_up_to_minimum))
+    actions.delete_locked(session, actor, generated, po)
+    ids = _write(session, actor, po, planned)
+    events.record(
+        session,
+        actor,
+        "production_order",
+        po.id,
+        "generate",
+        reason=f"{len(ids)} work orders from bills of material",
+        changes={
+            "work_orders": len(ids),
+            "replaced": [wo.number for wo in generated],
+            "versions": sorted(
+                f"{loaded.boms[v.bom_id].code} v{v.number}" for v in loaded.versions.values()
+            ),
+        },
+    )
+    po.updated_at = utcnow()
+    session.flush()
 
 
 def _write(

@@ -4,13 +4,26 @@ item is used, and the recipes an explosion needs (`recipes_for`), one query per 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from taktline import records
-from taktline.boms.explosion import Capacity, Conversion, Input, Material, Operation, Recipe
+from taktline.boms.explosion import (
+    Capacity,
+    Conversion,
+    Demand,
+    ExplosionRefused,
+    Input,
+    Material,
+    Operation,
+    PlannedWorkOrder,
+    Policy,
+    Recipe,
+    explode,
+)
 from taktline.boms.models import Bom, BomInput, BomVersion, VersionStatus
 from taktline.boms.schemas import (
     BomOut,
@@ -25,6 +38,7 @@ from taktline.boms.schemas import (
 )
 from taktline.errors import Conflict, NotFound
 from taktline.items.models import Item
+from taktline.orders.models import ProductionOrder, ProductionOrderItem
 from taktline.permissions import Actor, authorize
 from taktline.resources.models import Resource
 
@@ -414,3 +428,70 @@ def recipes_for(
 def next_number(session: Session, bom_id: uuid.UUID) -> int:
     return int(session.scalar(select(func.coalesce(func.max(BomVersion.number), 0)).where(
         BomVersion.bom_id == bom_id)) or 0) + 1  # fmt: skip
+
+
+# --- what a version's status allows; what generating an order would make ---------------------
+
+# The lifecycle of a version: only a DRAFT changes and is activated; only the ACTIVE one is
+# retired; any version may be copied into a new DRAFT (`bom.update`). `editing` refuses by
+# it, the portal offers its buttons by it.
+VERSION_ACTIONS: Mapping[VersionStatus, tuple[str, ...]] = {
+    VersionStatus.DRAFT: ("update", "activate"),
+    VersionStatus.ACTIVE: ("retire",),
+    VersionStatus.RETIRED: (),
+}
+
+
+def version_actions(status: VersionStatus) -> tuple[str, ...]:
+    """The actions (`bom.<action>` in the permissions table) a version in `status` allows."""
+    return VERSION_ACTIONS[status]
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """The work orders generating a production order would make, in the explosion's order,
+    and the recipes, items and resources they are made from."""
+
+    loaded: Loaded
+    work_orders: list[PlannedWorkOrder[uuid.UUID]]
+
+
+def plan_items(
+    loaded: Loaded, items: Sequence[ProductionOrderItem], policy: Policy
+) -> list[PlannedWorkOrder[uuid.UUID]]:
+    """The work orders a production order's `items` take, from the recipes `loaded` for
+    them: each item's quantity in its own unit, rounded up to its precision, exploded;
+    refused (409) with the explosion's words. Generating and its preview both ask this."""
+    try:
+        demands = [
+            Demand(
+                it.item_id,
+                loaded.materials[it.item_id].rounded_up(
+                    loaded.materials[it.item_id].in_base(Fraction(it.quantity), it.unit)
+                ),
+            )
+            for it in items
+        ]
+        return explode(demands, loaded.recipes, loaded.materials, loaded.capacities, policy)
+    except ExplosionRefused as refused:
+        raise Conflict(str(refused)) from None
+
+
+def order_plan(
+    session: Session,
+    actor: Actor,
+    po_id: uuid.UUID,
+    policy: Policy = Policy(),
+    chosen: Mapping[uuid.UUID, int] | None = None,
+) -> OrderPlan:
+    """What `generation.generate` would make of a production order's items, writing nothing:
+    the same BOM versions, each item's quantity in its own unit rounded up to its precision,
+    the same explosion, refused (409) in the same words. One query per level."""
+    authorize(actor, "production_order.read")
+    authorize(actor, "bom.read")
+    po = records.get_owned(session, ProductionOrder, actor.org_id, po_id, kind="production order")
+    loaded = recipes_for(
+        session, actor.org_id, [it.item_id for it in po.items], po.owner_id, chosen
+    )
+    planned = plan_items(loaded, po.items, policy)
+    return OrderPlan(loaded, planned)

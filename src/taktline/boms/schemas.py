@@ -7,7 +7,6 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from taktline.boms.explosion import Split
 from taktline.boms.models import BomType, VersionStatus
 from taktline.orders.schemas import MAX_ALTERNATIVES, AlternativeIn, Notes
 from taktline.schemas import (
@@ -21,6 +20,7 @@ from taktline.schemas import (
     RequestBody,
     ResponseBody,
     Unit,
+    VersionNumber,
 )
 
 MAX_INPUTS = 200
@@ -46,6 +46,16 @@ class OperationIn(RequestBody):
     run_minutes_per_unit: Minutes = Decimal(0)
     interruptible: bool = Field(default=False, strict=True)
     alternatives: list[AlternativeIn] = Field(default_factory=list, max_length=MAX_ALTERNATIVES)
+
+    @model_validator(mode="after")
+    def _other_resources(self) -> Self:
+        # An alternative is another resource, each once (the database holds one row of each).
+        resources = [alt.resource_id for alt in self.alternatives]
+        if self.resource_id in resources or len(set(resources)) < len(resources):
+            raise ValueError(
+                "an alternative is another resource than the operation's own, each one once"
+            )
+        return self
 
 
 def _check_operations(operations: list[OperationIn] | None) -> None:
@@ -73,7 +83,7 @@ class VersionContent(RequestBody):
 class VersionCreate(RequestBody):
     """A new DRAFT version: a copy of version `copy_of`, or what `content` says."""
 
-    copy_of: int | None = Field(default=None, ge=1, strict=True)
+    copy_of: VersionNumber | None = None
     content: VersionContent | None = None
 
     @model_validator(mode="after")
@@ -192,28 +202,8 @@ class DiffOut(ResponseBody):
     differences: list[Difference]
 
 
-# --- explosion and generation --------------------------------------------------------------
-
-
-class GenerateRequest(RequestBody):
-    """How the work orders are made from the BOMs of the production order's items."""
-
-    split: Split = Field(
-        default=Split.FULL,
-        description="FULL: work orders of a resource's full capacity, then the remainder; "
-        "EVEN: as many as needed, of equal size.",
-    )
-    round_up_to_minimum: bool = Field(
-        default=False,
-        strict=True,
-        description="A work order below a resource's minimum capacity is made at the minimum "
-        "instead of refused.",
-    )
-    versions: dict[uuid.UUID, int] = Field(
-        default_factory=dict,
-        description="A version number to use for a BOM (by BOM id) instead of its ACTIVE one.",
-        max_length=50,
-    )
+# --- explosion and generation (the body of /generate, GenerateRequest, is a production
+# order's: taktline.orders.schemas) -------------------------------------------------------
 
 
 class RequirementOut(ResponseBody):
@@ -262,3 +252,26 @@ class WhereUsedOut(ResponseBody):
     version: int
     status: VersionStatus
     level: int
+
+
+# --- CSV import ----------------------------------------------------------------------------
+
+
+class ImportedBomOut(ResponseBody):
+    """A bill of material of the file, and the DRAFT version the import made (or, in a dry
+    run, would make) of it."""
+
+    code: str
+    bom_id: uuid.UUID | None = Field(description="null: a new BOM, in a dry run.")
+    created: bool = Field(description="A new BOM; false: a new version of one that exists.")
+    version: int = Field(description="The number of its new DRAFT version.")
+    first_row: int = Field(description="Its first row in the file (the header is row 1).")
+    rows: int
+    inputs: int
+    operations: int
+
+
+class ImportOut(ResponseBody):
+    dry_run: bool = Field(description="true: nothing was written.")
+    rows: int = Field(description="The rows read, the header not counted.")
+    boms: list[ImportedBomOut] = Field(description="In the order of their first rows.")

@@ -14,6 +14,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from taktline import records
+from taktline.boms.models import BomInput
 from taktline.db import new_id, transaction, utcnow
 from taktline.errors import FieldError, Loc, ValidationProblem
 from taktline.events import service as events
@@ -29,9 +30,16 @@ from taktline.orders.models import (
     ProductionOrder,
     WorkOrder,
     WorkOrderDependency,
+    WorkOrderMaterial,
 )
 from taktline.orders.reading import dependencies_of, work_order_view
-from taktline.orders.schemas import LineItemIn, WorkOrderCreate, WorkOrderFields, WorkOrderUpdate
+from taktline.orders.schemas import (
+    LineItemIn,
+    MaterialIn,
+    WorkOrderCreate,
+    WorkOrderFields,
+    WorkOrderUpdate,
+)
 from taktline.permissions import Actor, authorize
 from taktline.resources.models import Resource
 
@@ -274,6 +282,7 @@ def update_work_order(
                 work_order_view(wo, po.state if po else None), "update", "work order", wo.number
             )
         line_items = changes.pop("line_items", None)
+        materials = changes.pop("materials", None)
         depends_on = changes.pop("depends_on", None)
         if "item_id" in changes:
             item = records.resolve_refs(
@@ -308,6 +317,20 @@ def update_work_order(
             session.flush()
             session.add_all(_new_alternatives(actor, wo.line_items, new_items))
             diff["line_items"] = ["replaced", [li.model_dump(mode="json") for li in new_items]]
+        if materials is not None:
+            new_materials = body.materials or []
+            rows = _new_materials(session, actor, wo, new_materials, ["body", "materials"])
+            session.execute(
+                delete(WorkOrderMaterial).where(WorkOrderMaterial.work_order_id == wo.id)
+            )
+            session.add_all(rows)
+            diff["materials"] = [
+                "replaced",
+                [
+                    {**m.model_dump(mode="json"), "unit": row.unit}
+                    for m, row in zip(new_materials, rows, strict=True)
+                ],
+            ]
         if depends_on is not None:
             before = dependencies_of(session, [wo.id]).get(wo.id, [])
             after = _set_dependencies(session, actor, wo, depends_on, ["body", "depends_on"])
@@ -367,6 +390,85 @@ def _new_alternatives(
             for alt in body.alternatives
         )
     return out
+
+
+def _new_materials(
+    session: Session, actor: Actor, wo: WorkOrder, materials: Sequence[MaterialIn], loc: Loc
+) -> list[WorkOrderMaterial]:
+    """The rows of a work order's new list of materials, each checked at its place in the
+    body: an item of the organisation, a quantity within the item's precision, a unit the
+    item is counted in or converts from, and (if given) a line of the work order's own BOM
+    version that uses that item, each line once."""
+    items = records.resolve_refs(
+        session,
+        Item,
+        actor.org_id,
+        [([*loc, i, "item_id"], m.item_id) for i, m in enumerate(materials)],
+        kind="item",
+    )
+    lines: dict[uuid.UUID, uuid.UUID] = {}
+    wanted = {m.bom_input_id for m in materials if m.bom_input_id is not None}
+    if wanted and wo.bom_version_id is not None:
+        lines = {
+            row.id: row.item_id
+            for row in session.execute(
+                select(BomInput.id, BomInput.item_id).where(
+                    BomInput.version_id == wo.bom_version_id, BomInput.id.in_(wanted)
+                )
+            )
+        }
+    errors = []
+    seen: set[uuid.UUID] = set()
+    for i, m in enumerate(materials):
+        item = items[m.item_id]
+        places = max(0, -int(m.quantity.as_tuple().exponent))
+        if places > item.precision:
+            errors.append(
+                FieldError(
+                    [*loc, i, "quantity"],
+                    f"has {places} decimal places, but {item.sku} is counted in at most "
+                    f"{item.precision}",
+                )
+            )
+        units = [item.unit, *(c["unit"] for c in item.conversions)]
+        if m.unit is not None and m.unit not in units:
+            errors.append(
+                FieldError(
+                    [*loc, i, "unit"],
+                    f"{item.sku} is counted in {item.unit} and declares no conversion from "
+                    f"{m.unit}",
+                )
+            )
+        if m.bom_input_id is not None:
+            where = [*loc, i, "bom_input_id"]
+            if m.bom_input_id not in lines:
+                errors.append(
+                    FieldError(
+                        where,
+                        "is no line of the BOM version this work order was generated from"
+                        if wo.bom_version_id is not None
+                        else "this work order was typed, not generated from a BOM",
+                    )
+                )
+            elif lines[m.bom_input_id] != m.item_id:
+                errors.append(FieldError(where, "is a line of another item"))
+            elif m.bom_input_id in seen:
+                errors.append(FieldError(where, "is given twice"))
+            seen.add(m.bom_input_id)
+    if errors:
+        raise ValidationProblem(errors)
+    return [
+        WorkOrderMaterial(
+            org_id=actor.org_id,
+            work_order_id=wo.id,
+            position=position,
+            item_id=m.item_id,
+            quantity=m.quantity,
+            unit=m.unit or items[m.item_id].unit,
+            bom_input_id=m.bom_input_id,
+        )
+        for position, m in enumerate(materials, start=1)
+    ]
 
 
 def _check_alternatives(groups: Sequence[tuple[Loc, Sequence[LineItemIn]]]) -> None:

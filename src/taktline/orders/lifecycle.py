@@ -134,6 +134,8 @@ def _ready_to_complete(wo: WorkOrderView) -> str | None:
 
 WorkOrderTransition = Transition[WorkOrderView]
 WORK_ORDER_TRANSITIONS: tuple[WorkOrderTransition, ...] = (
+    # Its structure (item, quantity, line items, materials, dependencies) changes only in
+    # DRAFT; `pinned` alone is the one edit of PINNABLE_STATES.
     Transition("update", frozenset({State.DRAFT}), None),
     Transition(
         "schedule", frozenset({State.DRAFT}), State.SCHEDULED, _has_line_items_and_open_order

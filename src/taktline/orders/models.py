@@ -281,8 +281,9 @@ class LineItemReport(Base):
 
 
 class WorkOrderMaterial(Base):
-    """What a work order needs of an item, from which BOM line (None: added by hand), in the
-    item's own unit. Changed with its work order, in DRAFT."""
+    """What a work order needs of an item, from which BOM line (None: added by hand): in the
+    item's own unit when generated, in the one given (the item's or one it converts from)
+    when typed. Replaced with its work order (PATCH `materials`), in DRAFT."""
 
     __tablename__ = "work_order_materials"
     __table_args__ = (

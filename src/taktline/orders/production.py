@@ -3,18 +3,20 @@ function is one transaction; the order and its work orders move together in it, 
 order's state is never stale."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
+from graphlib import TopologicalSorter
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taktline import records
+from taktline.boms import generation
 from taktline.db import transaction
 from taktline.events import service as events
 from taktline.items.models import Item
 from taktline.numbering import next_numbers
-from taktline.orders import actions, locks
+from taktline.orders import actions, locks, reading
 from taktline.orders.booking import BookingLedger, earliest_planned_start
 from taktline.orders.editing import build_work_orders
 from taktline.orders.lifecycle import (
@@ -26,6 +28,7 @@ from taktline.orders.lifecycle import (
 )
 from taktline.orders.models import ProductionOrder, ProductionOrderItem, WorkOrder
 from taktline.orders.schemas import (
+    GenerateRequest,
     ProductionOrderCreate,
     ProductionOrderItemIn,
     ProductionOrderUpdate,
@@ -40,7 +43,12 @@ _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 def create_production_order(
     session: Session, actor: Actor, body: ProductionOrderCreate
 ) -> ProductionOrder:
+    """A DRAFT production order with its items and its work orders: those given, or with
+    `generate` those generated from the BOMs of its items (as `generate` makes them, in this
+    transaction: when they cannot be, nothing is created)."""
     authorize(actor, "production_order.create")
+    if body.generate:
+        authorize(actor, "production_order.generate")
     with transaction(session):
         if body.owner_id is not None:
             records.resolve_refs(
@@ -80,6 +88,8 @@ def create_production_order(
                 [(["body", "work_orders", i], wo) for i, wo in enumerate(body.work_orders)],
                 po,
             )
+        if body.generate:
+            generation.generate_locked(session, actor, po, body.generation or GenerateRequest())
     return po
 
 
@@ -128,7 +138,9 @@ def schedule(
     start: datetime | None = None,
     expected_version: int | None = None,
 ) -> ProductionOrder:
-    """Schedules every DRAFT work order of the order, all or none."""
+    """Schedules every DRAFT work order of the order, all or none. From `start`, each is
+    laid out in priority order, but never before the work orders it waits for
+    (`depends_on`) end: a bottling run after the batch of juice that feeds it."""
     authorize(actor, "production_order.schedule")
     with transaction(session):
         po = locks.production_order(session, actor, po_id, expected_version)
@@ -139,10 +151,51 @@ def schedule(
             key=lambda wo: (-wo.priority, wo.due_date or _FAR_FUTURE, wo.number),
         )
         ledger = BookingLedger.load(session, actor, drafts, start or earliest_planned_start(drafts))
-        for wo in drafts:
-            actions.schedule_locked(session, actor, wo, po, start=start, ledger=ledger)
+        if start is None:  # (each keeps the windows it has)
+            for wo in drafts:
+                actions.schedule_locked(session, actor, wo, po, ledger=ledger)
+        else:
+            waits = reading.dependencies_of(session, [wo.id for wo in drafts])
+            ends = _planned_ends(session, actor, {d for ds in waits.values() for d in ds})
+            for wo in _after_what_they_wait_for(drafts, waits):
+                after = max([start, *(e for d in waits.get(wo.id, ()) if (e := ends.get(d)))])
+                actions.schedule_locked(session, actor, wo, po, start=after, ledger=ledger)
+                ends[wo.id] = wo.planned_end
         _transition(session, actor, po, decision)
     return po
+
+
+def _after_what_they_wait_for(
+    work_orders: Sequence[WorkOrder], waits: Mapping[uuid.UUID, Sequence[uuid.UUID]]
+) -> list[WorkOrder]:
+    """`work_orders` in their order, each after those of them it waits for (there are no
+    cycles: `depends_on` refuses them)."""
+    place = {wo.id: i for i, wo in enumerate(work_orders)}
+    sorter = TopologicalSorter(
+        {wo.id: [d for d in waits.get(wo.id, ()) if d in place] for wo in work_orders}
+    )
+    sorter.prepare()
+    ordered: list[uuid.UUID] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=place.__getitem__)
+        ordered += ready
+        sorter.done(*ready)
+    by_id = {wo.id: wo for wo in work_orders}
+    return [by_id[i] for i in ordered]
+
+
+def _planned_ends(
+    session: Session, actor: Actor, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, datetime | None]:
+    """When each of these work orders of the organisation is planned to end (None: not)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(WorkOrder.id, WorkOrder.planned_end).where(
+            WorkOrder.org_id == actor.org_id, WorkOrder.id.in_(ids)
+        )
+    )
+    return {wo_id: end for wo_id, end in rows}  # noqa: C416
 
 
 def cancel(

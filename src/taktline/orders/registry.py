@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from taktline.boms import generation
-from taktline.boms.schemas import GenerateRequest
 from taktline.orders import actions, production
 from taktline.orders.schemas import (
     CompleteRequest,
+    GenerateRequest,
     ReasonRequest,
     ReportRequest,
     ReverseReportRequest,

@@ -7,6 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
+from taktline.boms.explosion import Split
 from taktline.orders.lifecycle import LineItemStatus, Punctuality, State
 from taktline.schemas import (
     Minutes,
@@ -22,12 +23,14 @@ from taktline.schemas import (
     ResponseBody,
     Timestamp,
     Unit,
+    VersionNumber,
 )
 
 Instructions = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 MAX_LINE_ITEMS = 100
 MAX_ALTERNATIVES = 20
 MAX_DEPENDENCIES = 100
+MAX_MATERIALS = 200
 
 
 def _window_end(end: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -124,10 +127,30 @@ class WorkOrderCreate(WorkOrderFields):
     depends_on: DependsOn = Field(default_factory=list)
 
 
+class MaterialIn(RequestBody):
+    """A material requirement of a work order, as a planner types it."""
+
+    item_id: uuid.UUID
+    quantity: PositiveQuantity = Field(
+        description="In `unit`, with no more decimal places than the item's precision."
+    )
+    unit: Unit | None = Field(
+        default=None,
+        description="Defaults to the item's unit; another one must be a unit the item "
+        "declares a conversion from.",
+    )
+    bom_input_id: uuid.UUID | None = Field(
+        default=None,
+        description="The line of the work order's BOM version it comes from (as GET "
+        ".../materials shows it, to keep it when the list is sent back); null for a material "
+        "typed by hand.",
+    )
+
+
 class WorkOrderUpdate(PatchBody):
     """Only while DRAFT, except `pinned` alone, which may change while the work order is
-    DRAFT, SCHEDULED or IN_PROCESS. `line_items` and `depends_on`, when given, replace the
-    whole list."""
+    DRAFT, SCHEDULED or IN_PROCESS. `line_items`, `materials` and `depends_on`, when given,
+    replace the whole list."""
 
     nullable = frozenset({"instructions", "due_date", "unit", "release_at"})
 
@@ -140,6 +163,11 @@ class WorkOrderUpdate(PatchBody):
     release_at: Timestamp | None = None
     pinned: bool | None = Field(default=None, strict=True)
     line_items: list[LineItemIn] | None = Field(default=None, max_length=MAX_LINE_ITEMS)
+    materials: list[MaterialIn] | None = Field(
+        default=None,
+        max_length=MAX_MATERIALS,
+        description="Its material requirements (GET .../materials), the whole list.",
+    )
     depends_on: DependsOn | None = None
 
     @model_validator(mode="after")
@@ -301,8 +329,30 @@ class ProductionOrderItemIn(RequestBody):
     unit: Unit | None = Field(default=None, description="Defaults to the item's unit.")
 
 
+class GenerateRequest(RequestBody):
+    """How the work orders are made from the BOMs of the production order's items."""
+
+    split: Split = Field(
+        default=Split.FULL,
+        description="FULL: work orders of a resource's full capacity, then the remainder; "
+        "EVEN: as many as needed, of equal size.",
+    )
+    round_up_to_minimum: bool = Field(
+        default=False,
+        strict=True,
+        description="A work order below a resource's minimum capacity is made at the minimum "
+        "instead of refused.",
+    )
+    versions: dict[uuid.UUID, VersionNumber] = Field(
+        default_factory=dict,
+        description="A version number to use for a BOM (by BOM id) instead of its ACTIVE one.",
+        max_length=50,
+    )
+
+
 class ProductionOrderCreate(RequestBody):
-    """A production order, with its items and, if given, its work orders: all or nothing."""
+    """A production order, with its items and either the work orders given or, with
+    `generate`, those generated from the BOMs of its items: all or nothing."""
 
     owner_id: uuid.UUID | None = None
     reference: Reference | None = None
@@ -310,7 +360,39 @@ class ProductionOrderCreate(RequestBody):
     priority: Priority = 50
     notes: Notes | None = None
     items: list[ProductionOrderItemIn] = Field(min_length=1, max_length=100)
+    generate: bool = Field(
+        default=False,
+        strict=True,
+        description="Generates its work orders from the bills of material of its items in "
+        "the same transaction, as POST .../generate does (then give no work_orders).",
+    )
+    generation: GenerateRequest | None = Field(
+        default=None,
+        description="How they are generated (the body of POST .../generate); only with "
+        "generate: true. Default: full splits, no rounding up, the ACTIVE versions.",
+    )
     work_orders: list[WorkOrderFields] = Field(default_factory=list, max_length=MAX_WORK_ORDERS)
+
+    @field_validator("generation")
+    @classmethod
+    def _generation_only_when_generating(
+        cls, generation: GenerateRequest | None, info: ValidationInfo
+    ) -> GenerateRequest | None:
+        if generation is not None and info.data.get("generate") is False:
+            raise ValueError("only with generate: true")
+        return generation
+
+    @field_validator("work_orders")
+    @classmethod
+    def _given_or_generated(
+        cls, work_orders: list[WorkOrderFields], info: ValidationInfo
+    ) -> list[WorkOrderFields]:
+        if work_orders and info.data.get("generate") is True:
+            raise ValueError(
+                "give work_orders or generate: true, not both (generated work orders come "
+                "from the bills of material of the items)"
+            )
+        return work_orders
 
 
 class ProductionOrderUpdate(PatchBody):

@@ -44,7 +44,7 @@ class Attempt:
 
 
 # What a screen does after an action: where to go (taken), or the page again (refused).
-Taken = Callable[[Attempt, Any, BaseModel | None], Response]
+Taken = Callable[[Session, Attempt, Any, BaseModel | None], Response]
 Refused = Callable[[Request, Session, PortalUser, Attempt, Problem], Response]
 
 
@@ -72,7 +72,7 @@ def _endpoint(
             record, body = take(session, user, attempt, fields)
         except Problem as problem:
             return refused(request, session, user, attempt, problem)
-        return taken(attempt, record, body)
+        return taken(session, attempt, record, body)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter(n, keyword, annotation=uuid.UUID) for n in names]

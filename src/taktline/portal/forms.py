@@ -141,7 +141,7 @@ def _lists(node: Any) -> Any:
 
 
 # Fields a JSON body carries as numbers or booleans; a form sends every value as text.
-INTEGER_FIELDS = frozenset({"priority", "sequence"})
+INTEGER_FIELDS = frozenset({"priority", "sequence", "copy_of"})
 _FLAGS = {"true": True, "on": True, "1": True, "false": False, "0": False}
 BOOLEAN_FIELDS: dict[str, dict[str, bool]] = {
     "done": _FLAGS,
@@ -420,6 +420,13 @@ FILTER_LABELS = Labels(
         "production_order": "production order",
         "planned_from": "planned from",
         "planned_to": "planned until",
+        "item_id": "item",
+        "type": "type",
+        "status": "status",
+        "version": "version",
+        "against": "compared with",
+        "split": "splits",
+        "round_up_to_minimum": "round up to the minimum",
     }
 )
 
@@ -474,6 +481,26 @@ class Filters:
         if bad:
             self.refuse("state", f"not a state: {', '.join(bad)}")
         return [State(s) for s in chosen if s in tuple(State)]
+
+    def choice(self, name: str, choices: Iterable[str]) -> str | None:
+        """One of `choices` (an enum's values), or None when left empty."""
+        value = self.text(name)
+        if value is None:
+            return None
+        if value not in tuple(choices):
+            self.refuse(name, "must be one of the choices")
+            return None
+        return value
+
+    def whole(self, name: str) -> int | None:
+        """A whole number of 1 or more (a version number), or None when left empty."""
+        value = self.text(name, 9)
+        if value is None:
+            return None
+        if not (value.isascii() and value.isdecimal()) or int(value) < 1:
+            self.refuse(name, "must be a whole number of 1 or more")
+            return None
+        return int(value)
 
     def ident(self, name: str) -> uuid.UUID | None:
         value = self.text(name)

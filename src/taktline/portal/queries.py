@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from taktline.boms.models import BomInput, BomOperation, BomVersion, VersionStatus
 from taktline.db import UTCDateTime
 from taktline.errors import NotFound
 from taktline.items.models import Item
@@ -954,3 +955,78 @@ def open_work(session: Session, po_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
         .group_by(WorkOrder.production_order_id)
     )
     return {po_id: OpenWork(end, int(held or 0)) for po_id, end, held in rows if po_id}
+
+
+# --- the bill of material pages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """A version as the BOM page lists it: its status, batch, times and how much it holds."""
+
+    number: int
+    status: VersionStatus
+    batch_quantity: Decimal
+    batch_unit: str
+    output_loss_percent: Decimal
+    created_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+    version: int
+    inputs: int
+    operations: int
+
+
+def bom_versions(session: Session, org_id: uuid.UUID, bom_id: uuid.UUID) -> list[VersionRow]:
+    """Every version of a BOM, the first first, with how many inputs and operations each has:
+    one query however many."""
+    v = BomVersion
+    inputs = select(func.count()).where(BomInput.version_id == v.id).correlate(v).scalar_subquery()
+    operations = (
+        select(func.count()).where(BomOperation.version_id == v.id).correlate(v).scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            v.number,
+            v.status,
+            v.batch_quantity,
+            v.batch_unit,
+            v.output_loss_percent,
+            v.created_at,
+            v.activated_at,
+            v.retired_at,
+            v.version,
+            inputs,
+            operations,
+        )
+        .where(v.org_id == org_id, v.bom_id == bom_id)
+        .order_by(v.number)
+    )
+    return [VersionRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ResourceName:
+    code: str
+    name: str
+
+
+def resources_by_id(
+    session: Session, org_id: uuid.UUID, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, ResourceName]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Resource.id, Resource.code, Resource.name).where(
+            Resource.org_id == org_id, Resource.id.in_(wanted)
+        )
+    )
+    return {i: ResourceName(code, name) for i, code, name in rows}
+
+
+def operation_of(session: Session, org_id: uuid.UUID, line_item_id: uuid.UUID | None) -> str | None:
+    """The operation of one of the organisation's line items (for a confirmation's words)."""
+    return session.scalar(
+        select(LineItem.operation).where(LineItem.id == line_item_id, LineItem.org_id == org_id)
+    )

@@ -14,8 +14,10 @@ from taktline.portal import security
 from taktline.portal.forms import form_errors
 from taktline.portal.pages import (
     board,
+    boms,
     dashboard,
     floor,
+    items,
     production_orders,
     resources,
     schedule,
@@ -157,5 +159,7 @@ def install(app: FastAPI) -> None:
         board,
         schedule,
         floor,
+        boms,
+        items,
     ):
         app.include_router(screen.router)

@@ -132,17 +132,20 @@ def floor_stamp(
     return JSONResponse({"stamp": stamp}, headers={"Cache-Control": "no-store"})
 
 
-def _taken(attempt: Attempt, wo: WorkOrder, body: BaseModel | None) -> Response:
+def _taken(session: Session, attempt: Attempt, wo: WorkOrder, body: BaseModel | None) -> Response:
     home = f"/floor/{attempt.ids['resource_id']}"
     if isinstance(body, ReportRequest):
-        li = next(li for li in wo.line_items if li.id == attempt.line_item_id)
+        # (a report answers with the work order's row: its line item's words are read here)
+        operation = queries.operation_of(session, wo.org_id, attempt.line_item_id)
         parts = [
             f"{quantity(body.quantity_completed)} completed" if body.quantity_completed else "",
             f"{quantity(body.quantity_scrapped)} scrapped" if body.quantity_scrapped else "",
             "done" if body.done else "",
         ]
         said = ", ".join(p for p in parts if p)
-        return redirect(f"{home}#li-{li.id}", f"{wo.number} {li.operation}: reported {said}.")
+        return redirect(
+            f"{home}#li-{attempt.line_item_id}", f"{wo.number} {operation}: reported {said}."
+        )
     name = attempt.action.name
     if name == "pause" and isinstance(body, ReasonRequest):
         done = f"paused: {body.reason}"

@@ -306,7 +306,7 @@ def _order_page(
     )
 
 
-def _taken(attempt: Attempt, po: ProductionOrder, body: BaseModel | None) -> Response:
+def _taken(_: Session, attempt: Attempt, po: ProductionOrder, body: BaseModel | None) -> Response:
     where = "/production-orders" if po.state is State.DELETED else f"/production-orders/{po.id}"
     name = attempt.action.name
     done = _DONE.get(name, f"Production order {{number}}: {name} done.")

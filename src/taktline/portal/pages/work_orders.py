@@ -365,7 +365,7 @@ def _work_order_page(
     )
 
 
-def _taken(attempt: Attempt, wo: WorkOrder, body: BaseModel | None) -> Response:
+def _taken(_: Session, attempt: Attempt, wo: WorkOrder, body: BaseModel | None) -> Response:
     where = "/work-orders" if wo.state is State.DELETED else f"/work-orders/{wo.id}"
     name = attempt.action.name
     return redirect(

@@ -8,14 +8,15 @@ SQLite writers are serialised at BEGIN already; these are row locks on PostgreSQ
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session, lazyload
 
 from taktline import records
 from taktline.errors import Conflict, FieldError, Loc, NotFound, ValidationProblem
 from taktline.orders.lifecycle import ACCEPTS_WORK_ORDERS, State, may_move_order
-from taktline.orders.models import ProductionOrder, WorkOrder
+from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
 from taktline.permissions import Actor
 
 
@@ -151,6 +152,77 @@ def work_order_for(
         raise NotFound("work order", wo_id)
     records.check_version(wo, expected_version, wo.number)
     return wo, po, po_state
+
+
+def work_order_rows(
+    session: Session,
+    actor: Actor,
+    wo_id: uuid.UUID,
+    expected_version: int | None,
+    action: str,
+) -> tuple[Row[Any], Row[Any] | None, list[Row[Any]]]:
+    """`work_order_for` as rows, for the floor's actions written in SQL (start, report,
+    complete): the work order locked, at the version the caller read, with its order's
+    state (`production_order_state`); its production order (id, state, version), locked
+    first, when the action may move it, else None; the work order's line items in
+    sequence, read after the lock (see `_locked_work_order`)."""
+    # (Core on the session's connection: rows, no ORM work per statement)
+    sql = session.connection()
+    po: Any = None
+    if may_move_order(action, None):
+        order = sql.execute(
+            select(WorkOrder.production_order_id, ProductionOrder.state)
+            .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+            .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
+        ).first()
+        if order is None:
+            raise NotFound("work order", wo_id)
+        if order.production_order_id is not None and may_move_order(action, order.state):
+            po = sql.execute(
+                select(ProductionOrder.id, ProductionOrder.state, ProductionOrder.version)
+                .where(
+                    ProductionOrder.id == order.production_order_id,
+                    ProductionOrder.org_id == actor.org_id,
+                )
+                .with_for_update()
+            ).one()
+    found: Any = sql.execute(
+        select(
+            WorkOrder.id,
+            WorkOrder.number,
+            WorkOrder.state,
+            WorkOrder.on_hold,
+            WorkOrder.quantity,
+            WorkOrder.quantity_produced,
+            WorkOrder.quantity_scrapped,
+            WorkOrder.version,
+            WorkOrder.production_order_id,
+            ProductionOrder.state.label("production_order_state"),
+        )
+        .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+        .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
+        .with_for_update(of=WorkOrder.__table__)
+    ).first()
+    if found is None:
+        raise NotFound("work order", wo_id)
+    records.check_version(found, expected_version, found.number)
+    lines: Any = sql.execute(
+        select(
+            LineItem.id,
+            LineItem.sequence,
+            LineItem.operation,
+            LineItem.status,
+            LineItem.resource_id,
+            LineItem.planned_start,
+            LineItem.planned_end,
+            LineItem.actual_start,
+            LineItem.quantity_completed,
+            LineItem.quantity_scrapped,
+        )
+        .where(LineItem.work_order_id == wo_id)
+        .order_by(LineItem.sequence)
+    ).all()
+    return found, po, list(lines)
 
 
 def _locked_work_order(actor: Actor, wo_id: uuid.UUID) -> Select[WorkOrder]:

@@ -159,10 +159,14 @@ def _read(model: Any, name: str) -> Any:
 
 
 # What a list's page reads of each row: its body's columns, its tenant, and, of a work
-# order, the state of its production order (for its allowed actions).
-_WORK_ORDER_ROWS = select(
+# order, the state of its production order (for its allowed actions). A work order's own
+# columns also make the answer of an action written in SQL (`RETURNING`: see actions.report).
+WORK_ORDER_COLUMNS = (
     *(_read(WorkOrder, name) for name in _WORK_ORDER_FIELDS),
     _remembered(WorkOrder.org_id),
+)
+_WORK_ORDER_ROWS = select(
+    *WORK_ORDER_COLUMNS,
     type_coerce(ProductionOrder.state, Remembered(ProductionOrder.state.type)).label(
         "production_order_state"
     ),

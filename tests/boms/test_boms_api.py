@@ -415,3 +415,76 @@ def test_a_version_number_beyond_the_databases_integer_is_refused_naming_it(plan
     signed_in(plant.client, plant.tenant, "planner")
     page = plant.client.get(f"/boms/{bom['id']}/versions/{too_big}/edit")
     assert page.status_code == 422
+
+
+def test_a_retried_generation_with_its_idempotency_key_generates_nothing_again(
+    plant: Plant,
+) -> None:
+    plant.juice_bom()
+    plant.bottle_bom()
+    po = plant.order("4000")
+    path = f"{API}/production-orders/{po['id']}/generate"
+    headers = {**plant.tenant.headers(), "Idempotency-Key": "generate-4000"}
+
+    first = plant.client.post(path, json={"split": "EVEN"}, headers=headers)
+    retried = plant.client.post(path, json={"split": "EVEN"}, headers=headers)
+    other = plant.client.post(path, json={"split": "FULL"}, headers=headers)
+
+    assert first.status_code == retried.status_code == 200, first.text
+    assert first.headers["ETag"]
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.json() == first.json()
+    live = plant.get("/work-orders", production_order_id=po["id"])["items"]
+    assert {wo["id"] for wo in live} == {wo["id"] for wo in first.json()["work_orders"]}
+    generated = [e for e in plant.get(f"/production-orders/{po['id']}/events")
+                 if e["action"] == "generate"]  # fmt: skip
+    assert len(generated) == 1
+    assert_problem(other, 422, "idempotency-key-reused")
+
+
+def test_generated_work_orders_keep_their_snapshot_when_the_bom_changes_or_retires(
+    plant: Plant,
+) -> None:
+    juice = plant.juice_bom()
+    plant.bottle_bom()
+    po = plant.order("4000")
+    plant.post(f"/production-orders/{po['id']}/generate")
+
+    def snapshot() -> dict[str, Any]:
+        found = plant.get("/work-orders", production_order_id=po["id"])["items"]
+        return {
+            wo["number"]: (
+                wo["bom_version_id"],
+                wo["quantity"],
+                [(li["operation"], li["resource_id"], li["setup_minutes"],
+                  li["run_minutes_per_unit"]) for li in wo["line_items"]],
+                [(m["item_id"], m["quantity"], m["unit"], m["bom_input_id"])
+                 for m in plant.get(f"/work-orders/{wo['id']}/materials")],
+            )
+            for wo in found
+        }  # fmt: skip
+
+    before = snapshot()
+    # a second version that needs twice the concentrate and a longer pressing, made ACTIVE
+    # (which retires the first), then retired itself
+    plant.post(f"/boms/{juice['id']}/versions", {"copy_of": 1}, status=201)
+    changed = plant.client.patch(
+        f"{API}/boms/{juice['id']}/versions/2",
+        json={
+            "inputs": [{"item_id": plant.concentrate["id"], "quantity": "360"}],
+            "operations": [
+                {"operation": "Pressing", "resource_id": plant.press["id"], "setup_minutes": "90"}
+            ],
+        },
+        headers=plant.tenant.headers(),
+    )
+    assert changed.status_code == 200, changed.text
+    plant.post(f"/boms/{juice['id']}/versions/2/activate")
+    plant.post(f"/boms/{juice['id']}/versions/2/retire")
+
+    assert [v["status"] for v in plant.get(f"/boms/{juice['id']}")["versions"]] == [
+        "RETIRED",
+        "RETIRED",
+    ]
+    assert snapshot() == before
+    assert any(materials for *_, materials in before.values())

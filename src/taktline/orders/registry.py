@@ -42,6 +42,9 @@ class Action:
     body_required: bool = False
     on_line_item: bool = False
     method: str = "POST"
+    # Takes an `Idempotency-Key` (an action whose retry would do it again: a generation
+    # makes new work orders each time).
+    idempotent: bool = False
 
     @property
     def permission(self) -> str:
@@ -175,8 +178,10 @@ ON_PRODUCTION_ORDERS: dict[str, Action] = {
                 s, a, po, body or GenerateRequest(), v
             ),
             "Makes a DRAFT order's work orders from the bills of material of its items, "
-            "replacing those generated before while they are all DRAFT.",
+            "replacing those generated before while they are all DRAFT. A retry with the "
+            "same `Idempotency-Key` returns the first answer and generates nothing again.",
             body=GenerateRequest,
+            idempotent=True,
         ),
         Action(
             "delete",

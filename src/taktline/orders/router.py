@@ -62,14 +62,34 @@ def _add_action_route(
     def endpoint(**kwargs: Any) -> Response:
         session: Session = kwargs["session"]
         headers = kwargs["response"]
-        record = action.run(
-            session,
-            kwargs["actor"],
-            kwargs[id_name],
-            kwargs.get("line_item_id"),
-            kwargs.get("body"),
-            kwargs["if_match"],
-        )
+
+        def run() -> Any:
+            return action.run(
+                session,
+                kwargs["actor"],
+                kwargs[id_name],
+                kwargs.get("line_item_id"),
+                kwargs.get("body"),
+                kwargs["if_match"],
+            )
+
+        if action.idempotent:
+            # The answer is part of what the key keeps: read in the action's transaction.
+            assert action.body is not None, "an idempotent action has a body to tell retries by"
+            done = create_idempotently(
+                session,
+                kwargs["actor"],
+                kwargs["request"],
+                kwargs["idempotency_key"],
+                kwargs.get("body") or action.body(),
+                lambda: answer(session, headers, run()),
+                status_code=200,
+            )
+            if "ETag" in headers.headers:
+                done.headers["ETag"] = headers.headers["ETag"]
+            session.close()
+            return done
+        record = run()
         # (read after the action's commit, not in its transaction: a complete holds its
         # production order's lock until then, and the order's other completes wait for it)
         body = answer(session, headers, record)
@@ -93,6 +113,11 @@ def _add_action_route(
         inspect.Parameter("actor", keyword, annotation=ActorDep),
         inspect.Parameter("if_match", keyword, annotation=IfMatchDep),
     ]
+    if action.idempotent:
+        params += [
+            inspect.Parameter("request", keyword, annotation=Request),
+            inspect.Parameter("idempotency_key", keyword, annotation=IdempotencyKey, default=None),
+        ]
     if action.body is not None:
         params.append(
             inspect.Parameter("body", keyword, annotation=action.body)

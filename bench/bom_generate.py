@@ -244,7 +244,7 @@ def measure(client: TestClient, org: plant.Org, engine: Engine, repeat: int) -> 
             nonlocal made, last_po
             response = client.post(f"{API}/production-orders/{po}/generate", headers=headers)
             assert response.status_code == 200, response.text[:500]
-            made, last_po = response.json()["production_order"]["work_orders"], po
+            made, last_po = response.json()["work_orders"], po
 
         def by_hand(po: str = raw_po, rows: Any = None) -> None:
             raw.write(rows, po)

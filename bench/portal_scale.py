@@ -612,7 +612,7 @@ def main() -> int:
         with app.state.session_factory() as session:
             set_password(session, PLANNER, password)
         with TestClient(app) as client:
-            serving.freeze_start_up()  # as a server process does
+            serving.tune_collector()  # as a server process does
             sign_in(client, PLANNER, password)
             results = time_pages(client, engine, pages_of(seeded), args.runs, args.only)
         app.state.engine.dispose()

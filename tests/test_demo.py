@@ -5,7 +5,7 @@ juice, with their materials), scheduled from tomorrow 06:00 at the plant in the 
 work feeds itself; every operation takes time, so the org-wide schedule preview works; and
 loading it again adds nothing."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from taktline import demo
-from taktline.db import transaction, utcnow
+from taktline.db import transaction
 from tests.helpers import API, Tenant, db_counts, list_all
 
 Json = dict[str, Any]
@@ -153,7 +153,7 @@ def test_the_demo_order_is_generated_from_the_boms_and_scheduled_as_the_work_fee
             for li in wos[number]["line_items"]
         ]
 
-    tomorrow = utcnow().astimezone(zone).date() + timedelta(days=1)
+    tomorrow = demo.first_day()
 
     def at(hour: int, minute: int) -> datetime:
         return datetime.combine(tomorrow, time(hour, minute), tzinfo=zone)
@@ -204,3 +204,18 @@ def test_loading_the_demo_again_adds_nothing(
 
     assert db_counts(app.state.engine) == before
     assert len(list_all(client, loaded, "/production-orders")) == 1
+
+
+def test_the_demo_order_starts_on_the_plants_next_working_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    zone = ZoneInfo(demo.PLANT_ZONE)
+
+    def today_is(day: date) -> date:
+        noon = datetime.combine(day, time(12), tzinfo=zone)
+        monkeypatch.setattr(demo, "utcnow", lambda: noon.astimezone(UTC))
+        return demo.first_day()
+
+    assert today_is(date(2026, 12, 1)) == date(2026, 12, 2)  # a Tuesday: Wednesday
+    assert today_is(date(2026, 12, 4)) == date(2026, 12, 5)  # a Friday: Saturday's shift
+    assert today_is(date(2026, 12, 5)) == date(2026, 12, 7)  # a Saturday: Monday, not Sunday

@@ -8,7 +8,7 @@ transaction: all of it, or nothing.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -292,9 +292,9 @@ def _next(month: int, day: int, at: time, zone: ZoneInfo) -> datetime:
 def _apple_juice_order(session: Session, actor: Actor, bottle: Item, customer: Customer) -> None:
     """10,000 bottles due 12 December, their work orders generated from the BOMs: two
     bottling runs of 5,000 (WO-000001 and WO-000002 in a fresh organisation), each waiting
-    for its batch of juice (WO-000003 and WO-000004). Scheduled from tomorrow 06:00 at the
-    plant (each run once its batch is made), so that the board and the shop floor have work
-    to show."""
+    for its batch of juice (WO-000003 and WO-000004). Scheduled from 06:00 at the plant on
+    its next working day (`first_day`; each run once its batch is made), so that the board
+    and the shop floor have work to show."""
     zone = ZoneInfo(PLANT_ZONE)
     po = production.create_production_order(
         session,
@@ -309,7 +309,16 @@ def _apple_juice_order(session: Session, actor: Actor, bottle: Item, customer: C
             generation=GenerateRequest(split=ORDER_SPLIT),
         ),
     )
-    tomorrow = utcnow().astimezone(zone).date() + timedelta(days=1)
     production.schedule(
-        session, actor, po.id, start=datetime.combine(tomorrow, time(6, 0), tzinfo=zone)
+        session, actor, po.id, start=datetime.combine(first_day(), time(6, 0), tzinfo=zone)
     )
+
+
+def first_day() -> date:
+    """The day the demo's order starts: tomorrow at the plant, or the first day after today
+    with a shift (the plant does not work on Sundays)."""
+    day = utcnow().astimezone(ZoneInfo(PLANT_ZONE)).date() + timedelta(days=1)
+    working = {shift.weekday.number for shift in PLANT_HOURS.shifts}
+    while day.weekday() not in working:
+        day += timedelta(days=1)
+    return day

@@ -242,7 +242,7 @@ class DemoPlant:
     order_id: uuid.UUID
     """The demo's production order HJ-PO-1001, generated from its BOMs: WO-000001 and
     WO-000002 bottle 5,000 each, fed by the juice batches WO-000003 and WO-000004; SCHEDULED
-    from tomorrow 06:00."""
+    from 06:00 on the plant's next working day (`demo.first_day`)."""
     zone: ZoneInfo
 
     def email(self, role: Role | str) -> str:

@@ -16,11 +16,9 @@ import argparse
 import secrets
 import sys
 import tempfile
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -29,7 +27,7 @@ from taktline.app import create_app
 from taktline.auth.models import User
 from taktline.auth.service import actor_for_user
 from taktline.config import Settings
-from taktline.db import transaction, utcnow
+from taktline.db import transaction
 from taktline.orders import actions
 from taktline.orders.models import ProductionOrder, WorkOrder
 from taktline.orders.reading import dependencies_of
@@ -113,7 +111,7 @@ def prepare(database_url: str, password: str) -> dict[str, str]:
         )
         order_id, work_order_id = order.id, first.id
     app.state.engine.dispose()
-    tomorrow = (utcnow().astimezone(ZoneInfo(demo.PLANT_ZONE)) + timedelta(days=1)).date()
+    tomorrow = demo.first_day()
     return {
         "dashboard": "/",
         "production-order": f"/production-orders/{order_id}",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
+from taktline import demo
 from taktline.items.models import Item
 from taktline.orders import actions, production
 from taktline.orders.lifecycle import LineItemStatus, State
@@ -408,7 +409,7 @@ def start_first_demo_work_order(plant: DemoPlant) -> uuid.UUID:
 
 def plant_pages(plant: DemoPlant, draft: tuple[uuid.UUID, uuid.UUID], running: uuid.UUID) -> Any:
     """(name, path) of the pages every role can read."""
-    tomorrow = plant.today() + timedelta(days=1)
+    tomorrow = demo.first_day()
     bl1 = plant.resources["BL1"]
     draft_order, draft_work_order = draft
     return [

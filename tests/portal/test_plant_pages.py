@@ -932,7 +932,7 @@ def test_every_plant_page_renders_with_the_demo_data(
     signed_in(client, tenant, "planner")
     resources = client.get(f"{API}/resources", headers=tenant.headers()).json()["items"]
     bottling = next(r["id"] for r in resources if r["code"] == "BL1")
-    tomorrow = (utcnow().astimezone(ZoneInfo(demo.PLANT_ZONE)) + timedelta(days=1)).date()
+    tomorrow = demo.first_day()
     urls = [
         "/",
         "/resources",

@@ -15,7 +15,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from taktline.boms import reading
-from taktline.boms.explosion import Demand, ExplosionRefused, PlannedWorkOrder, Policy, explode
+from taktline.boms.explosion import Demand, PlannedWorkOrder, Policy
 from taktline.boms.models import BomVersion, VersionStatus
 from taktline.boms.schemas import ExplosionOut, MaterialOut, PlannedOut, RequirementOut
 from taktline.db import new_id, transaction, utcnow
@@ -32,15 +32,6 @@ from taktline.orders.models import (
 )
 from taktline.orders.schemas import AlternativeIn, GenerateRequest, LineItemIn, WorkOrderFields
 from taktline.permissions import Actor, authorize
-
-
-def _planned(
-    loaded: reading.Loaded, demands: Sequence[Demand[uuid.UUID]], policy: Policy
-) -> list[PlannedWorkOrder[uuid.UUID]]:
-    try:
-        return explode(demands, loaded.recipes, loaded.materials, loaded.capacities, policy)
-    except ExplosionRefused as refused:
-        raise Conflict(str(refused)) from None
 
 
 def preview(
@@ -67,7 +58,7 @@ def preview(
     loaded = reading.recipes_for(
         session, actor.org_id, [bom.item_id], bom.owner_id, {bom.id: number}, allow_drafts=True
     )
-    planned = _planned(loaded, [Demand(bom.item_id, quantity)], policy)
+    planned = reading.plan(loaded, [Demand(bom.item_id, quantity)], policy)
     return ExplosionOut(
         item_id=bom.item_id, quantity=quantity, work_orders=_present(loaded, planned)
     )

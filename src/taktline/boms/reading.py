@@ -456,12 +456,22 @@ class OrderPlan:
     work_orders: list[PlannedWorkOrder[uuid.UUID]]
 
 
+def plan(
+    loaded: Loaded, demands: Sequence[Demand[uuid.UUID]], policy: Policy
+) -> list[PlannedWorkOrder[uuid.UUID]]:
+    """The work orders `demands` take, from the recipes `loaded` for them; refused (409)
+    with the explosion's words."""
+    try:
+        return explode(demands, loaded.recipes, loaded.materials, loaded.capacities, policy)
+    except ExplosionRefused as refused:
+        raise Conflict(str(refused)) from None
+
+
 def plan_items(
     loaded: Loaded, items: Sequence[ProductionOrderItem], policy: Policy
 ) -> list[PlannedWorkOrder[uuid.UUID]]:
-    """The work orders a production order's `items` take, from the recipes `loaded` for
-    them: each item's quantity in its own unit, rounded up to its precision, exploded;
-    refused (409) with the explosion's words. Generating and its preview both ask this."""
+    """The work orders a production order's `items` take (`plan`): each item's quantity in
+    its own unit, rounded up to its precision. Generating and its preview both ask this."""
     try:
         demands = [
             Demand(
@@ -472,9 +482,9 @@ def plan_items(
             )
             for it in items
         ]
-        return explode(demands, loaded.recipes, loaded.materials, loaded.capacities, policy)
-    except ExplosionRefused as refused:
+    except ExplosionRefused as refused:  # (a unit the item does not convert from)
         raise Conflict(str(refused)) from None
+    return plan(loaded, demands, policy)
 
 
 def order_plan(

@@ -35,7 +35,6 @@ from taktline.orders.lifecycle import (
     FINISHED_LINE_ITEM,
     Decision,
     LineItemStatus,
-    LineItemView,
     State,
     WorkOrderView,
     allowed_actions,
@@ -287,17 +286,7 @@ def _view_of(wo: Row[Any], lines: Sequence[Row[Any]]) -> WorkOrderView:
     return WorkOrderView(
         state=wo.state,
         on_hold=wo.on_hold,
-        line_items=tuple(
-            LineItemView(
-                sequence=li.sequence,
-                operation=li.operation,
-                status=li.status,
-                has_resource=li.resource_id is not None,
-                planned_start=li.planned_start,
-                planned_end=li.planned_end,
-            )
-            for li in lines
-        ),
+        line_items=tuple(line_item_view(li) for li in lines),
         production_order_state=wo.production_order_state,
     )
 

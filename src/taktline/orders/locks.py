@@ -128,14 +128,7 @@ def work_order_for(
         wo, po_state = found
         records.check_version(wo, expected_version, wo.number)
         return wo, None, po_state
-    order = session.execute(
-        select(WorkOrder.production_order_id, ProductionOrder.state)
-        .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
-        .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
-    ).first()
-    if order is None:
-        raise NotFound("work order", wo_id)
-    po_id, po_state = order
+    po_id, po_state = _order_of(session, actor, wo_id)
     po = None
     if po_id is not None and (action is None or may_move_order(action, po_state)):
         po = session.scalars(
@@ -170,18 +163,12 @@ def work_order_rows(
     sql = session.connection()
     po: Any = None
     if may_move_order(action, None):
-        order = sql.execute(
-            select(WorkOrder.production_order_id, ProductionOrder.state)
-            .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
-            .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
-        ).first()
-        if order is None:
-            raise NotFound("work order", wo_id)
-        if order.production_order_id is not None and may_move_order(action, order.state):
+        po_id, po_state = _order_of(session, actor, wo_id)
+        if po_id is not None and may_move_order(action, po_state):
             po = sql.execute(
                 select(ProductionOrder.id, ProductionOrder.state, ProductionOrder.version)
                 .where(
-                    ProductionOrder.id == order.production_order_id,
+                    ProductionOrder.id == po_id,
                     ProductionOrder.org_id == actor.org_id,
                 )
                 .with_for_update()
@@ -223,6 +210,25 @@ def work_order_rows(
         .order_by(LineItem.sequence)
     ).all()
     return found, po, list(lines)
+
+
+def _order_of(
+    session: Session, actor: Actor, wo_id: uuid.UUID
+) -> tuple[uuid.UUID | None, State | None]:
+    """The actor's work order's production order and its state, not locked (which says
+    whether an action must lock it); not found when the work order is not the actor's."""
+    order = (
+        session.connection()
+        .execute(
+            select(WorkOrder.production_order_id, ProductionOrder.state)
+            .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+            .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
+        )
+        .first()
+    )
+    if order is None:
+        raise NotFound("work order", wo_id)
+    return order.production_order_id, order.state
 
 
 def _locked_work_order(actor: Actor, wo_id: uuid.UUID) -> Select[WorkOrder]:

@@ -691,7 +691,8 @@ def work_order_history(session: Session, actor: Actor, wo_id: uuid.UUID) -> Sequ
     return events.for_entity(session, actor.org_id, wo.id)
 
 
-def line_item_view(li: LineItem) -> LineItemView:
+def line_item_view(li: LineItem | Row[Any]) -> LineItemView:
+    """What the rules need to know of a line item (a record, or a row of its columns)."""
     return LineItemView(
         sequence=li.sequence,
         operation=li.operation,

@@ -281,7 +281,7 @@ def _forget(session: Session, *records: tuple[type[Any], uuid.UUID]) -> None:
             session.expire(held)
 
 
-def _view_of(wo: Row[Any], lines: Sequence[Row[Any]]) -> WorkOrderView:
+def _view_of(wo: Row[Any], lines: Sequence[locks.LockedLineItem]) -> WorkOrderView:
     """What the rules need to know of a work order locked as rows (`locks.work_order_rows`)."""
     return WorkOrderView(
         state=wo.state,

@@ -8,14 +8,16 @@ SQLite writers are serialised at BEGIN already; these are row locks on PostgreSQ
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session, lazyload
 
 from taktline import records
 from taktline.errors import Conflict, FieldError, Loc, NotFound, ValidationProblem
-from taktline.orders.lifecycle import ACCEPTS_WORK_ORDERS, State, may_move_order
+from taktline.orders.lifecycle import ACCEPTS_WORK_ORDERS, LineItemStatus, State, may_move_order
 from taktline.orders.models import LineItem, ProductionOrder, WorkOrder
 from taktline.permissions import Actor
 
@@ -147,18 +149,48 @@ def work_order_for(
     return wo, po, po_state
 
 
+class LockedLineItem(NamedTuple):
+    """A line item as `work_order_rows` reads it."""
+
+    id: uuid.UUID
+    sequence: int
+    operation: str
+    status: LineItemStatus
+    resource_id: uuid.UUID | None
+    planned_start: datetime | None
+    planned_end: datetime | None
+    actual_start: datetime | None
+    quantity_completed: Decimal
+    quantity_scrapped: Decimal
+
+
+_WORK_ORDER_LOCKED = (
+    WorkOrder.id,
+    WorkOrder.number,
+    WorkOrder.state,
+    WorkOrder.on_hold,
+    WorkOrder.quantity,
+    WorkOrder.quantity_produced,
+    WorkOrder.quantity_scrapped,
+    WorkOrder.version,
+    WorkOrder.production_order_id,
+    ProductionOrder.state.label("production_order_state"),
+)
+_LINE_ITEM_LOCKED = tuple(getattr(LineItem, name) for name in LockedLineItem._fields)
+
+
 def work_order_rows(
     session: Session,
     actor: Actor,
     wo_id: uuid.UUID,
     expected_version: int | None,
     action: str,
-) -> tuple[Row[Any], Row[Any] | None, list[Row[Any]]]:
+) -> tuple[Row[Any], Row[Any] | None, list[LockedLineItem]]:
     """`work_order_for` as rows, for the floor's actions written in SQL (start, report,
     complete): the work order locked, at the version the caller read, with its order's
     state (`production_order_state`); its production order (id, state, version), locked
     first, when the action may move it, else None; the work order's line items in
-    sequence, read after the lock (see `_locked_work_order`)."""
+    sequence, locked with it."""
     # (Core on the session's connection: rows, no ORM work per statement)
     sql = session.connection()
     po: Any = None
@@ -173,43 +205,30 @@ def work_order_rows(
                 )
                 .with_for_update()
             ).one()
-    found: Any = sql.execute(
-        select(
-            WorkOrder.id,
-            WorkOrder.number,
-            WorkOrder.state,
-            WorkOrder.on_hold,
-            WorkOrder.quantity,
-            WorkOrder.quantity_produced,
-            WorkOrder.quantity_scrapped,
-            WorkOrder.version,
-            WorkOrder.production_order_id,
-            ProductionOrder.state.label("production_order_state"),
-        )
+    # The work order and its line items in one statement, both locked: a statement that
+    # waited for the lock reads the rows it locks as they are after the wait (not those of
+    # other tables: see `_locked_work_order`).
+    rows: Any = sql.execute(
+        select(*_WORK_ORDER_LOCKED, *_LINE_ITEM_LOCKED)
+        .join(LineItem, LineItem.work_order_id == WorkOrder.id)
         .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
         .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
-        .with_for_update(of=WorkOrder.__table__)
-    ).first()
+        .order_by(LineItem.sequence)
+        .with_for_update(of=[WorkOrder.__table__, LineItem.__table__])
+    ).all()
+    found: Any = rows[0] if rows else None
+    lines = [LockedLineItem(*row[len(_WORK_ORDER_LOCKED) :]) for row in rows]
+    if found is None:  # (a work order without line items)
+        found = sql.execute(
+            select(*_WORK_ORDER_LOCKED)
+            .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
+            .where(WorkOrder.id == wo_id, WorkOrder.org_id == actor.org_id)
+            .with_for_update(of=WorkOrder.__table__)
+        ).first()
     if found is None:
         raise NotFound("work order", wo_id)
     records.check_version(found, expected_version, found.number)
-    lines: Any = sql.execute(
-        select(
-            LineItem.id,
-            LineItem.sequence,
-            LineItem.operation,
-            LineItem.status,
-            LineItem.resource_id,
-            LineItem.planned_start,
-            LineItem.planned_end,
-            LineItem.actual_start,
-            LineItem.quantity_completed,
-            LineItem.quantity_scrapped,
-        )
-        .where(LineItem.work_order_id == wo_id)
-        .order_by(LineItem.sequence)
-    ).all()
-    return found, po, list(lines)
+    return found, po, lines
 
 
 def _order_of(

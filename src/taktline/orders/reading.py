@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -43,6 +43,7 @@ from taktline.events.models import Event
 from taktline.items.models import Item
 from taktline.numbering import PREFIXES
 from taktline.orders.lifecycle import (
+    LineItemStatus,
     LineItemView,
     ProductionOrderView,
     State,
@@ -691,8 +692,25 @@ def work_order_history(session: Session, actor: Actor, wo_id: uuid.UUID) -> Sequ
     return events.for_entity(session, actor.org_id, wo.id)
 
 
-def line_item_view(li: LineItem | Row[Any]) -> LineItemView:
-    """What the rules need to know of a line item (a record, or a row of its columns)."""
+class LineItemFacts(Protocol):
+    """What a line item's rules read of it: a record, or a row of these columns."""
+
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def status(self) -> LineItemStatus: ...
+    @property
+    def resource_id(self) -> uuid.UUID | None: ...
+    @property
+    def planned_start(self) -> datetime | None: ...
+    @property
+    def planned_end(self) -> datetime | None: ...
+
+
+def line_item_view(li: LineItemFacts) -> LineItemView:
+    """What the rules need to know of a line item."""
     return LineItemView(
         sequence=li.sequence,
         operation=li.operation,

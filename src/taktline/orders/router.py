@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
+from taktline.db import transaction
 from taktline.events.schemas import EventOut
 from taktline.http import SessionDep, encode_cursor
 from taktline.orders import editing, production, reading
@@ -64,7 +65,7 @@ def _add_action_route(
         headers = kwargs["response"]
 
         def run() -> Any:
-            return action.run(
+            record = action.run(
                 session,
                 kwargs["actor"],
                 kwargs[id_name],
@@ -72,6 +73,8 @@ def _add_action_route(
                 kwargs.get("body"),
                 kwargs["if_match"],
             )
+            session.flush()  # (its version stepped: the answer's ETag)
+            return record
 
         if action.idempotent:
             # The answer is part of what the key keeps: read in the action's transaction.
@@ -89,10 +92,10 @@ def _add_action_route(
                 done.headers["ETag"] = headers.headers["ETag"]
             session.close()
             return done
-        record = run()
-        # (read after the action's commit, not in its transaction: a complete holds its
-        # production order's lock until then, and the order's other completes wait for it)
-        body = answer(session, headers, record)
+        # The answer read in the action's transaction, on its connection: one checkout and
+        # one transaction a request (a complete holds its order's lock the while longer).
+        with transaction(session):
+            body = answer(session, headers, run())
         session.close()
         # The answer is made whole here, in this route's worker thread: its body was checked
         # as it was built and the session holds no transaction any more (closed above), so

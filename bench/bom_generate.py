@@ -19,9 +19,6 @@ and p95 of each, and the ratio of the p50s (aim: at most 3).
     .venv/bin/python bench/bom_generate.py --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
-import argparse
-import json
-import os
 import statistics
 import time
 import uuid
@@ -31,10 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 import plant
-from taktline import migrate
-from taktline.app import create_app
-from taktline.config import Settings
-from taktline.db import create_db_engine, new_id
+from taktline.db import new_id
 
 API = "/api/v1"
 CASES = 4167
@@ -283,27 +277,10 @@ def measure(client: TestClient, org: plant.Org, engine: Engine, repeat: int) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    with plant.scratch_database(args.database_url) as url:
-        migrate.upgrade(url)
-        engine = create_db_engine(url)
-        try:
-            org = plant.reference_data(engine, "Bench Co-Packing", 0, planner=True)
-        finally:
-            engine.dispose()
-        app = create_app(Settings(database_url=url))
-        with TestClient(app) as client:
-            result = measure(client, org, app.state.engine, args.repeat)
-        app.state.engine.dispose()
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=2)
+    plant.run_on_empty_plant(
+        __doc__.split("\n")[0],
+        lambda client, app, org, repeat: measure(client, org, app.state.engine, repeat),
+    )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,8 @@ bench/api_scale.py runs the same measurement on the plant it seeds (tables of a 
 work orders, every index of them to keep up).
 """
 
-import argparse
 import json
 import math
-import os
 import statistics
 import time
 import uuid
@@ -32,10 +30,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 import plant
-from taktline import migrate
-from taktline.app import create_app
-from taktline.config import Settings
-from taktline.db import create_db_engine, new_id
+from taktline.db import new_id
 from taktline.orders.lifecycle import LineItemStatus, State
 
 WORK_ORDERS = 1000
@@ -276,28 +271,11 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    with plant.scratch_database(args.database_url) as url:
-        migrate.upgrade(url)
-        engine = create_db_engine(url)
-        try:
-            org = plant.reference_data(engine, "Bench Co-Packing", 0, planner=True)
-        finally:
-            engine.dispose()
-        app = create_app(Settings(database_url=url))
+    def run(client: TestClient, app: Any, org: plant.Org, repeat: int) -> dict[str, Any]:
         user = plant.planner_of(app.state.session_factory, org)
-        with TestClient(app) as client:
-            result = measure(client, org.token, app.state.engine, org, user, args.repeat)
-        app.state.engine.dispose()
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=2)
+        return measure(client, org.token, app.state.engine, org, user, repeat)
+
+    plant.run_on_empty_plant(__doc__.split("\n")[0], run)
 
 
 if __name__ == "__main__":

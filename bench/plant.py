@@ -17,7 +17,10 @@ through the columns' own bind processing. 1,000,000 work orders take about two m
 on PostgreSQL; 200,000 on SQLite about a minute.
 """
 
+import argparse
+import json
 import math
+import os
 import random
 import tempfile
 import time
@@ -30,12 +33,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Table, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from taktline import migrate
+from taktline.app import create_app
 from taktline.auth import service as auth
 from taktline.auth.models import User
+from taktline.config import Settings
 from taktline.db import create_db_engine, create_session_factory, transaction
 from taktline.items.models import Item, ItemType
 from taktline.numbering import NumberSequence
@@ -541,3 +547,34 @@ def p95(runs: Sequence[float]) -> float:
     """The 95th percentile of some timings (nearest rank)."""
     ordered = sorted(runs)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def run_on_empty_plant(
+    description: str, measure: Callable[[TestClient, Any, Org, int], dict[str, Any]]
+) -> None:
+    """The command line of a bench that measures one request on an empty plant: a scratch
+    database (`--database-url`, default SQLite) migrated, an organisation with its reference
+    data and a planner, the application in process (TestClient); `measure(client, app, org,
+    repeat)` gives the result, printed with the load average before and after, and written
+    to `--json`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    with scratch_database(args.database_url) as url:
+        migrate.upgrade(url)
+        engine = create_db_engine(url)
+        try:
+            org = reference_data(engine, "Bench Co-Packing", 0, planner=True)
+        finally:
+            engine.dispose()
+        app = create_app(Settings(database_url=url))
+        with TestClient(app) as client:
+            result = measure(client, app, org, args.repeat)
+        app.state.engine.dispose()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)

@@ -381,6 +381,7 @@ def main() -> int:
             )
             raw_act = RawActions(raw_engine, org.id, tokens[Role.OPERATOR], args.raw == "minimal")
 
+            print(f"seeded {len(work)} work orders; the clients start", flush=True)
             results: dict[str, dict[str, Any]] = {}
             for name, queues, act in (("api", ours, api_act), ("raw", raws, raw_act)):
                 n, lat = run_clients(args.clients, queues, act, args.seconds)

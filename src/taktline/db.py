@@ -53,9 +53,10 @@ def new_id() -> uuid.UUID:
     millis = time.time_ns() // 1_000_000
     value = (millis & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version 7
-    value |= secrets.randbits(12) << 64
+    random = secrets.randbits(74)  # (one draw: each is a system call)
+    value |= (random >> 62) << 64
     value |= 0b10 << 62  # RFC 4122 variant
-    value |= secrets.randbits(62)
+    value |= random & ((1 << 62) - 1)
     with _id_lock:
         if value <= _last_id:
             # Same millisecond: count up in the random bits, keeping version and variant.

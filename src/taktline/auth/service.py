@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from taktline.auth.models import ApiToken, User
@@ -314,10 +314,11 @@ _TOKEN_OF = select(
     ApiToken.expires_at,
     ApiToken.last_used_at,
 ).join(ApiToken, ApiToken.user_id == User.id)
+_ACTOR_OF_TOKEN = _TOKEN_OF.where(ApiToken.token_hash == bindparam("token_hash"))  # (built once)
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
-    row = session.execute(_TOKEN_OF.where(ApiToken.token_hash == hash_token(token))).first()
+    row = session.execute(_ACTOR_OF_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None or not row.active:
         raise Unauthorized("The bearer token is not valid.")
     now = utcnow()

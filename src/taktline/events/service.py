@@ -54,6 +54,9 @@ class Change:
     parent_id: uuid.UUID | None = None
 
 
+_INSERT_EVENTS = insert(cast(Table, Event.__table__))  # (built once: see orders.actions)
+
+
 def record_many(
     session: Session,
     actor: Actor,
@@ -91,7 +94,7 @@ def record_many(
         for c in changed
     ]
     if rows:
-        session.execute(insert(cast(Table, Event.__table__)), rows)
+        session.execute(_INSERT_EVENTS, rows)
     return len(rows)
 
 

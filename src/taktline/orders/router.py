@@ -11,9 +11,10 @@ from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
+from taktline.api.deps import ActorDep, BearerTokenDep, IfMatchDep, PageDep, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
+from taktline.auth.service import actor_for_token
 from taktline.db import transaction
 from taktline.events.schemas import EventOut
 from taktline.http import SessionDep, encode_cursor
@@ -63,11 +64,12 @@ def _add_action_route(
     def endpoint(**kwargs: Any) -> Response:
         session: Session = kwargs["session"]
         headers = kwargs["response"]
+        actor = actor_for_token(session, kwargs["token"])
 
         def run() -> Any:
             record = action.run(
                 session,
-                kwargs["actor"],
+                actor,
                 kwargs[id_name],
                 kwargs.get("line_item_id"),
                 kwargs.get("body"),
@@ -81,7 +83,7 @@ def _add_action_route(
             assert action.body is not None, "an idempotent action has a body to tell retries by"
             done = create_idempotently(
                 session,
-                kwargs["actor"],
+                actor,
                 kwargs["request"],
                 kwargs["idempotency_key"],
                 kwargs.get("body") or action.body(),
@@ -113,7 +115,7 @@ def _add_action_route(
     params += [
         inspect.Parameter("response", keyword, annotation=Response),
         inspect.Parameter("session", keyword, annotation=SessionDep),
-        inspect.Parameter("actor", keyword, annotation=ActorDep),
+        inspect.Parameter("token", keyword, annotation=BearerTokenDep),
         inspect.Parameter("if_match", keyword, annotation=IfMatchDep),
     ]
     if action.idempotent:

@@ -1,10 +1,11 @@
 """Items: the products and materials that work orders produce."""
 
 import enum
+import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Enum, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +16,30 @@ class ItemType(enum.StrEnum):
     RAW_MATERIAL = "RAW_MATERIAL"
     WORK_IN_PROGRESS = "WORK_IN_PROGRESS"
     FINISHED_GOOD = "FINISHED_GOOD"
+
+
+class Tracking(enum.StrEnum):
+    """Whether an item's stock is kept lot by lot (LOT) or as one balance per facility (NONE:
+    shrink wrap is not lot-tracked)."""
+
+    LOT = "LOT"
+    NONE = "NONE"
+
+
+class AllocationStrategy(enum.StrEnum):
+    """Which lots an automatic allocation takes first: FEFO, the earliest expiry; FIFO, the
+    earliest received (or made)."""
+
+    FEFO = "FEFO"
+    FIFO = "FIFO"
+
+
+class NewLotStatus(enum.StrEnum):
+    """The status a new lot of the item starts in: QUARANTINE until QA releases it, or
+    AVAILABLE at once."""
+
+    QUARANTINE = "QUARANTINE"
+    AVAILABLE = "AVAILABLE"
 
 
 class UnitConversions(TypeDecorator[list[dict[str, Any]]]):
@@ -66,4 +91,23 @@ class Item(OrgScoped, Base):
     )
     conversions: Mapped[list[dict[str, Any]]] = mapped_column(
         UnitConversions, default=list, server_default="[]"
+    )
+    tracking: Mapped[Tracking] = mapped_column(
+        Enum(Tracking, native_enum=False, length=16, validate_strings=True),
+        default=Tracking.LOT,
+        server_default=Tracking.LOT.value,
+    )
+    shelf_life_days: Mapped[int | None]
+    allocation_strategy: Mapped[AllocationStrategy] = mapped_column(
+        Enum(AllocationStrategy, native_enum=False, length=16, validate_strings=True),
+        default=AllocationStrategy.FEFO,
+        server_default=AllocationStrategy.FEFO.value,
+    )
+    # A customer's own material (customer-supplied): its lots are the customer's.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id"))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    new_lot_status: Mapped[NewLotStatus] = mapped_column(
+        Enum(NewLotStatus, native_enum=False, length=16, validate_strings=True),
+        default=NewLotStatus.AVAILABLE,
+        server_default=NewLotStatus.AVAILABLE.value,
     )

@@ -6,6 +6,7 @@ from taktline.calendars.models import CalendarException, WorkingCalendar, Workin
 from taktline.db import Base
 from taktline.events.models import Event
 from taktline.idempotency import IdempotencyRecord
+from taktline.inventory.models import Allocation, InventoryEntry, Lot
 from taktline.items.models import Item
 from taktline.numbering import NumberSequence
 from taktline.orders.models import (
@@ -22,6 +23,7 @@ from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.resources.models import Resource, ResourceBooking
 
 __all__ = [
+    "Allocation",
     "ApiToken",
     "Base",
     "Bom",
@@ -34,11 +36,13 @@ __all__ = [
     "Event",
     "Facility",
     "IdempotencyRecord",
+    "InventoryEntry",
     "Item",
     "LineItem",
     "LineItemAlternative",
     "LineItemReport",
     "LoginAttempt",
+    "Lot",
     "NumberSequence",
     "Organisation",
     "PortalSession",

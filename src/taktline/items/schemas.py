@@ -1,10 +1,13 @@
+import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from biip import ParseError
+from biip.gtin import Gtin as ParsedGtin
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from taktline.db import QUANTITY_SCALE
-from taktline.items.models import ItemType
+from taktline.items.models import AllocationStrategy, ItemType, NewLotStatus, Tracking
 from taktline.schemas import (
     Code,
     Name,
@@ -24,6 +27,28 @@ Precision = Annotated[
         strict=True,
         description="Decimal places its quantities are planned in, rounded up (ea: 0).",
     ),
+]
+
+
+ShelfLifeDays = Annotated[
+    int,
+    Field(ge=1, le=36_500, strict=True, description="Days a lot keeps from when it is made."),
+]
+
+
+def _gtin(value: str) -> str:
+    """A GTIN (8, 12, 13 or 14 digits, its check digit right), kept as GTIN-14."""
+    try:
+        return ParsedGtin.parse(value).as_gtin_14()
+    except ParseError as e:
+        raise ValueError(f"not a GTIN: {e}") from None
+
+
+Gtin = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{8,14}$"),
+    AfterValidator(_gtin),
+    Field(description="GTIN-8, -12, -13 or -14, its check digit right; kept as GTIN-14."),
 ]
 
 
@@ -55,6 +80,14 @@ class ItemCreate(RequestBody):
     type: ItemType = ItemType.FINISHED_GOOD
     precision: Precision = QUANTITY_SCALE
     conversions: list[ConversionIn] = Field(default_factory=list, max_length=20)
+    tracking: Tracking = Tracking.LOT
+    shelf_life_days: ShelfLifeDays | None = None
+    allocation_strategy: AllocationStrategy = AllocationStrategy.FEFO
+    owner_id: uuid.UUID | None = Field(
+        default=None, description="The customer whose own material this is (customer-supplied)."
+    )
+    gtin: Gtin | None = None
+    new_lot_status: NewLotStatus = NewLotStatus.AVAILABLE
 
     @model_validator(mode="after")
     def _units(self) -> "ItemCreate":
@@ -71,6 +104,14 @@ class ItemUpdate(PatchBody):
     type: ItemType | None = None
     precision: Precision | None = None
     conversions: list[ConversionIn] | None = Field(default=None, max_length=20)
+    tracking: Tracking | None = None
+    shelf_life_days: ShelfLifeDays | None = None
+    allocation_strategy: AllocationStrategy | None = None
+    owner_id: uuid.UUID | None = None
+    gtin: Gtin | None = None
+    new_lot_status: NewLotStatus | None = None
+
+    nullable = frozenset({"shelf_life_days", "owner_id", "gtin"})
 
     @model_validator(mode="after")
     def _units(self) -> "ItemUpdate":
@@ -85,3 +126,9 @@ class ItemOut(RecordOut):
     type: ItemType
     precision: int
     conversions: list[ConversionOut]
+    tracking: Tracking
+    shelf_life_days: int | None
+    allocation_strategy: AllocationStrategy
+    owner_id: uuid.UUID | None
+    gtin: str | None
+    new_lot_status: NewLotStatus

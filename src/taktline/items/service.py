@@ -1,9 +1,31 @@
 """Items: the products and materials that work orders produce. A simple record: its use
 cases are the generic ones of `taktline.records.SimpleRecord`."""
 
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taktline.errors import FieldError, ValidationProblem
 from taktline.items.models import Item
 from taktline.items.schemas import ItemCreate, ItemOut, ItemUpdate
+from taktline.orgs.models import Customer
+from taktline.permissions import Actor
 from taktline.records import SimpleRecord, TextSearch
+
+
+def _owner_is_ours(session: Session, actor: Actor, values: Mapping[str, Any]) -> None:
+    owner_id: uuid.UUID | None = values.get("owner_id")
+    if owner_id is None:
+        return
+    found = session.scalar(
+        select(Customer.id).where(Customer.id == owner_id, Customer.org_id == actor.org_id)
+    )
+    if found is None:
+        raise ValidationProblem([FieldError(["body", "owner_id"], "no customer with this id")])
+
 
 ITEMS = SimpleRecord(
     model=Item,
@@ -15,4 +37,5 @@ ITEMS = SimpleRecord(
     out=ItemOut,
     filters=("type",),
     search=TextSearch(("sku", "name"), "Text in the SKU or name."),
+    check_refs=_owner_is_ours,
 )

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from taktline.db import Base, OrgScoped, new_id, utcnow
 
+DEFAULT_LOT_CODE_PATTERN = "{sku}-{yyddd}-{n}"
+
 
 class Organisation(Base):
     __tablename__ = "organisations"
@@ -19,6 +21,16 @@ class Organisation(Base):
     # How much more than can reach it a line item may report, in percent (0: none).
     over_production_tolerance_percent: Mapped[Decimal] = mapped_column(
         default=Decimal(0), server_default="0"
+    )
+    # The code of a lot a work order makes when the operator gives none (see
+    # `inventory.rules.lot_code`).
+    lot_code_pattern: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_LOT_CODE_PATTERN, server_default=DEFAULT_LOT_CODE_PATTERN
+    )
+    # How far what a work order pulled of a material may differ from what its BOM expects
+    # before its reconciliation flags it, in percent.
+    material_variance_tolerance_percent: Mapped[Decimal] = mapped_column(
+        default=Decimal(2), server_default="2"
     )
 
 

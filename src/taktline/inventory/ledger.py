@@ -62,7 +62,7 @@ def lock_lots(
     organisation is simply not there."""
     if not lot_ids:
         return {}
-    rows = session.execute(
+    rows: Any = session.execute(
         select(*_LOCKED_COLUMNS)
         .join(Item, Item.id == Lot.item_id)
         .where(Lot.id.in_(sorted(set(lot_ids))), Lot.org_id == org_id)

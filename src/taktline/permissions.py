@@ -86,6 +86,18 @@ PERMISSIONS: Mapping[str, Rule] = {
     **{f"work_order.{a}": Rule(_PLANNERS, f"{a} work orders") for a in _PLANNING_ACTIONS},
     # Operators reverse their own reports only (authorize_reversal), planners anyone's.
     "work_order.reverse_report": Rule(_OPERATORS, "reverse reports"),
+    # Stock: the floor receives and pulls; planners allocate, decide QA and correct counts.
+    **_reads("lot", "lots and stock"),
+    "lot.receive": Rule(_OPERATORS, "receive stock"),
+    "lot.release": Rule(_PLANNERS, "release lots"),
+    "lot.hold": Rule(_PLANNERS, "put lots on hold"),
+    "lot.reject": Rule(_PLANNERS, "reject lots"),
+    "lot.adjust": Rule(_PLANNERS, "adjust stock"),
+    "lot.scrap": Rule(_PLANNERS, "scrap stock"),
+    "work_order.allocate": Rule(_PLANNERS, "allocate stock to work orders"),
+    "work_order.release_allocation": Rule(_PLANNERS, "release allocations"),
+    "work_order.pull": Rule(_OPERATORS, "pull stock for work orders"),
+    "work_order.return": Rule(_OPERATORS, "return pulled stock"),
     "organisation.read": Rule(_EVERYONE, "read the organisation's settings"),
     "organisation.update": Rule(frozenset({Role.ADMIN}), "change the organisation's settings"),
     "schedule.preview": Rule(_PLANNERS, "preview schedules"),

@@ -5,7 +5,7 @@ record: one that is only created, listed, read and changed (`SimpleRecord`)."""
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
@@ -49,7 +49,16 @@ def get_owned(
     return record
 
 
-def check_version(record: OrgScoped, expected: int | None, number: str | None = None) -> None:
+class Versioned(Protocol):
+    """A record, or a row of one, that carries its id and version."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def version(self) -> int: ...
+
+
+def check_version(record: Versioned, expected: int | None, number: str | None = None) -> None:
     if expected is not None and record.version != expected:
         name = number or str(record.id)
         raise PreconditionFailed(

@@ -50,7 +50,7 @@ PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]
 PLAIN_DECIMAL_MESSAGE = "must be a plain decimal number such as 12.5"
 
 
-def _plain_decimal(value: Any) -> Any:
+def plain_decimal(value: Any) -> Any:
     """Before a quantity is read as a Decimal: text that Decimal() would read but that is
     not a plain decimal is refused. Text that is no number at all is left to pydantic, which
     says so ("Input should be a valid decimal"); JSON numbers are numbers already."""
@@ -63,7 +63,7 @@ def _plain_decimal(value: Any) -> Any:
     return value
 
 
-def _shortest(value: Decimal) -> Decimal:
+def shortest(value: Decimal) -> Decimal:
     # -0 is 0: stored and echoed without a sign.
     return normalize(abs(value) if value.is_zero() else value)
 
@@ -72,20 +72,20 @@ def _shortest(value: Decimal) -> Decimal:
 PositiveQuantity = Annotated[
     Decimal,
     Field(gt=0, max_digits=18, decimal_places=QUANTITY_SCALE, allow_inf_nan=False),
-    AfterValidator(_shortest),
-    BeforeValidator(_plain_decimal),
+    AfterValidator(shortest),
+    BeforeValidator(plain_decimal),
 ]
 NonNegativeQuantity = Annotated[
     Decimal,
     Field(ge=0, max_digits=18, decimal_places=QUANTITY_SCALE, allow_inf_nan=False),
-    AfterValidator(_shortest),
-    BeforeValidator(_plain_decimal),
+    AfterValidator(shortest),
+    BeforeValidator(plain_decimal),
 ]
 Minutes = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=QUANTITY_SCALE, allow_inf_nan=False),
-    AfterValidator(_shortest),
-    BeforeValidator(_plain_decimal),
+    AfterValidator(shortest),
+    BeforeValidator(plain_decimal),
 ]
 
 # --- text --------------------------------------------------------------------------------

@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 from taktline.boms import reading
 from taktline.boms.explosion import Demand, PlannedWorkOrder, Policy
 from taktline.boms.models import BomVersion, VersionStatus
-from taktline.boms.schemas import ExplosionOut, MaterialOut, PlannedOut, RequirementOut
+from taktline.boms.schemas import ExplosionOut, PlannedOut, RequirementOut
 from taktline.db import new_id, transaction, utcnow
 from taktline.errors import Conflict
 from taktline.events import service as events
 from taktline.orders import actions, editing, locks
-from taktline.orders import reading as orders_reading
 from taktline.orders.lifecycle import State
 from taktline.orders.models import (
     ProductionOrder,
@@ -233,16 +232,3 @@ def _present(
             )
         )
     return out
-
-
-def materials_of(session: Session, actor: Actor, wo_id: uuid.UUID) -> list[MaterialOut]:
-    """A work order's material requirements, in order."""
-    wo = orders_reading.get_work_order(session, actor, wo_id)
-    return [
-        MaterialOut.model_validate(m)
-        for m in session.scalars(
-            select(WorkOrderMaterial)
-            .where(WorkOrderMaterial.work_order_id == wo.id)
-            .order_by(WorkOrderMaterial.position)
-        )
-    ]

@@ -22,7 +22,6 @@ from taktline.boms.schemas import (
     DiffOut,
     ExplosionOut,
     ImportOut,
-    MaterialOut,
     VersionCreate,
     VersionOut,
     VersionUpdate,
@@ -30,6 +29,8 @@ from taktline.boms.schemas import (
 )
 from taktline.errors import FieldError, ValidationProblem
 from taktline.http import SessionDep, VersionPath, encode_cursor
+from taktline.inventory import reading as stock
+from taktline.inventory.schemas import MaterialOut
 from taktline.schemas import MAX_VERSION_NUMBER, Page, PositiveQuantity
 
 boms = APIRouter(prefix="/boms", tags=["bills of material"])
@@ -352,4 +353,5 @@ def where_used(item_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list
 def work_order_materials(
     work_order_id: uuid.UUID, session: SessionDep, actor: ActorDep
 ) -> list[MaterialOut]:
-    return generation.materials_of(session, actor, work_order_id)
+    """Its materials: required, allocated, pulled, short, and once complete, reconciled."""
+    return stock.materials_of(session, actor, work_order_id)

@@ -21,6 +21,7 @@ from sqlalchemy.orm.util import identity_key
 from taktline.db import new_id, transaction, utcnow
 from taktline.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationProblem
 from taktline.events import service as events
+from taktline.inventory import allocating, producing
 from taktline.orders import locks
 from taktline.orders.booking import (
     BookingLedger,
@@ -44,7 +45,7 @@ from taktline.orders.lifecycle import (
     schedule_problems,
 )
 from taktline.orders.models import LineItem, LineItemReport, ProductionOrder, WorkOrder
-from taktline.orders.quantities import LineItemCount, produced, report_refusal
+from taktline.orders.quantities import LineItemCount, output_index, produced, report_refusal
 from taktline.orders.reading import WORK_ORDER_COLUMNS, line_item_view, work_order_view
 from taktline.orders.schemas import (
     CompleteRequest,
@@ -144,7 +145,7 @@ def unschedule(
     with transaction(session):
         wo, po = locks.work_order(session, actor, wo_id, expected_version)
         _transition(session, actor, wo, _state(po), "unschedule")
-        release_bookings(session, [wo.id])
+        _let_go(session, actor, [wo.id], "unscheduled")
         _follow(session, actor, po, wo, "unscheduled")
     return wo
 
@@ -242,6 +243,11 @@ def report(
         scrapped = li.quantity_scrapped + body.quantity_scrapped
         counts[index] = replace(counts[index], completed=completed, scrapped=scrapped)
         work_produced, work_scrapped = produced(counts)
+        makes_output = output_index(counts) == index
+        if body.lot_code is not None and not makes_output:
+            raise ValidationProblem(
+                [FieldError(["body", "lot_code"], "a lot code is given on the last line item only")]
+            )
         sql = session.connection()  # (Core on the tables: no ORM work per statement)
         sql.execute(
             _UPDATE_LINE_ITEM,
@@ -271,6 +277,10 @@ def report(
                 "at": now,
             },
         )
+        if makes_output and body.quantity_completed > 0:
+            producing.produce(
+                session, actor, wo, li.id, body.quantity_completed, body.lot_code, now
+            )
         answer = _write_transition(
             session,
             actor,
@@ -293,6 +303,13 @@ def report(
         )
         _forget(session, (LineItem, li.id))
     return answer
+
+
+def _let_go(session: Session, actor: Actor, wo_ids: Sequence[uuid.UUID], why: str) -> None:
+    """What work that no longer runs holds: its resource bookings and its allocated stock
+    (unscheduled, completed, canceled, deleted)."""
+    release_bookings(session, wo_ids)
+    allocating.release_work_orders(session, actor, wo_ids, why)
 
 
 def _forget(session: Session, *records: tuple[type[Any], uuid.UUID]) -> None:
@@ -422,6 +439,8 @@ def reverse_report(
             raise Conflict(f"Line item {li.sequence} ({li.operation}) was skipped.")
         completed, scrapped = -original.quantity_completed, -original.quantity_scrapped
         _check_quantities(session, actor, wo, li, completed, scrapped)
+        if completed and output_index(_counts(wo)) == wo.line_items.index(li):
+            producing.take_back(session, actor, wo, li.id, -completed, utcnow())
         li.quantity_completed += completed
         li.quantity_scrapped += scrapped
         if original.done:
@@ -509,7 +528,7 @@ def complete(
         decision = decide_or_refuse(_view_of(wo, lines), "complete", "work order", wo.number)
         produced = _final_quantity(wo.quantity_produced, body.quantity_produced, "produced")
         scrapped = _final_quantity(wo.quantity_scrapped, body.quantity_scrapped, "scrapped")
-        release_bookings(session, [wo.id])
+        _let_go(session, actor, [wo.id], "completed")
         now = utcnow()
         answer = _write_transition(
             session,
@@ -553,7 +572,7 @@ def cancel_locked(
         _transition(session, actor, wo, _state(po), "cancel", reason=reason)
         wo.on_hold = False
         wo.hold_reason = None
-    release_bookings(session, [wo.id for wo in work_orders])
+    _let_go(session, actor, [wo.id for wo in work_orders], "canceled")
 
 
 def delete_(
@@ -572,7 +591,7 @@ def delete_locked(
 ) -> None:
     for wo in work_orders:
         _transition(session, actor, wo, _state(po), "delete")
-    release_bookings(session, [wo.id for wo in work_orders])
+    _let_go(session, actor, [wo.id for wo in work_orders], "deleted")
 
 
 def reschedule_locked(

@@ -18,6 +18,7 @@ from taktline.boms.models import BomInput
 from taktline.db import new_id, transaction, utcnow
 from taktline.errors import FieldError, Loc, ValidationProblem
 from taktline.events import service as events
+from taktline.inventory import allocating
 from taktline.items.models import Item
 from taktline.numbering import next_numbers
 from taktline.orders import locks
@@ -320,6 +321,8 @@ def update_work_order(
         if materials is not None:
             new_materials = body.materials or []
             rows = _new_materials(session, actor, wo, new_materials, ["body", "materials"])
+            # Allocations are to materials: the old ones' go back to stock first.
+            allocating.release_work_orders(session, actor, [wo.id], "materials replaced")
             session.execute(
                 delete(WorkOrderMaterial).where(WorkOrderMaterial.work_order_id == wo.id)
             )

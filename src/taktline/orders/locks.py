@@ -174,6 +174,7 @@ _WORK_ORDER_LOCKED = (
     WorkOrder.quantity_scrapped,
     WorkOrder.version,
     WorkOrder.production_order_id,
+    WorkOrder.item_id,
     ProductionOrder.state.label("production_order_state"),
 )
 _LINE_ITEM_LOCKED = tuple(getattr(LineItem, name) for name in LockedLineItem._fields)

@@ -93,9 +93,16 @@ def report_refusal(
     return None
 
 
+def output_index(line_items: Sequence[LineItemCount]) -> int | None:
+    """Which line item's completed quantity is what the work order makes: its last that was
+    not skipped (None when all were)."""
+    counted = [i for i, li in enumerate(line_items) if not li.skipped]
+    return counted[-1] if counted else None
+
+
 def produced(line_items: Sequence[LineItemCount]) -> tuple[Decimal, Decimal]:
-    """(produced, scrapped) of a work order: what its last line item that was not skipped
+    """(produced, scrapped) of a work order: what its output line item (`output_index`)
     completed, and the scrap of all of them."""
-    counted = [li for li in line_items if not li.skipped]
-    made = counted[-1].completed if counted else ZERO
+    last = output_index(line_items)
+    made = line_items[last].completed if last is not None else ZERO
     return made, sum((li.scrapped for li in line_items), ZERO)

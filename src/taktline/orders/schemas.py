@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from taktline.boms.explosion import Split
 from taktline.orders.lifecycle import LineItemStatus, Punctuality, State
 from taktline.schemas import (
+    Code,
     Minutes,
     Name,
     NonNegativeQuantity,
@@ -219,6 +220,12 @@ class ReportRequest(RequestBody):
     quantity_scrapped: NonNegativeQuantity = Decimal(0)
     done: bool = False
     note: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
+    lot_code: Code | None = Field(
+        default=None,
+        description="On the last line item: the code of the lot what was completed goes into "
+        "(new, or one this work order made). When absent: its latest output lot, or a new one "
+        "coded by the organisation's pattern.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> Self:

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from taktline import permissions
-from taktline.boms import generation
 from taktline.boms import reading as boms_reading
 from taktline.errors import Problem, ValidationProblem
 from taktline.http import SessionDep, encode_cursor
+from taktline.inventory import reading as stock
 from taktline.orders import editing, reading
 from taktline.orders.lifecycle import (
     FINISHED_LINE_ITEM,
@@ -313,7 +313,7 @@ def _work_order_page(
     # A reversal is a report of negative quantities: taken when a report may be, never on a
     # skipped line item.
     skipped = {li.id for li in out.line_items if li.status == LineItemStatus.SKIPPED}
-    materials = generation.materials_of(session, actor, wo_id)
+    materials = stock.materials_of(session, actor, wo_id)
     generated_from = (
         boms_reading.version_ref(session, actor, out.bom_version_id) if out.bom_version_id else None
     )

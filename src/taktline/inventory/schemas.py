@@ -249,3 +249,45 @@ class ShortageOut(ResponseBody):
 
 
 Direction = Literal["backward", "forward"]
+
+
+class TraceNode(ResponseBody):
+    """A lot or a work order in a genealogy. `depth` counts the steps from the traced lot
+    (0: the lot itself; a work order one step away is 1, the lots beyond it 2...)."""
+
+    kind: Literal["lot", "work_order"]
+    id: uuid.UUID
+    label: str = Field(
+        description="A lot's code (or its item's SKU for a balance), a work order's number."
+    )
+    depth: int
+    item_id: uuid.UUID
+    item_sku: str
+    item_name: str
+    unit: str
+    status: str = Field(description="A lot's status, a work order's state.")
+    owner_id: uuid.UUID | None = Field(description="A lot's owner, a work order's order's.")
+    owner_name: str | None
+    supplier: str | None = None
+    supplier_lot_code: str | None = None
+    made_at: datetime | None = Field(default=None, description="A lot's received or made at.")
+    expires_at: datetime | None = None
+    production_order_id: uuid.UUID | None = None
+    production_order_number: str | None = None
+
+
+class TraceEdge(ResponseBody):
+    """Material flowing: a lot into the work order that pulled it (net of returns), or a
+    work order into the lot it produced; the same way whichever way the trace runs."""
+
+    source: uuid.UUID
+    target: uuid.UUID
+    quantity: Decimal
+    unit: str
+
+
+class TraceOut(ResponseBody):
+    lot_id: uuid.UUID
+    direction: Direction
+    nodes: list[TraceNode]
+    edges: list[TraceEdge]

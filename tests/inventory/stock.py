@@ -113,8 +113,9 @@ class Stock:
         )
 
 
-def make_stock(client: TestClient, tenant: Tenant) -> Stock:
-    plant = make_plant(client, tenant)
+def make_stock(client: TestClient, tenant: Tenant, *, parallel_capacity: int = 1) -> Stock:
+    """A plant (its resources taking `parallel_capacity` jobs at once) and two customers."""
+    plant = make_plant(client, tenant, parallel_capacity=parallel_capacity)
     customers = [
         expect_object(
             client.post(

@@ -16,7 +16,7 @@ from taktline.db import transaction, utcnow
 from taktline.errors import Conflict, FieldError, NotFound, ValidationProblem
 from taktline.events import service as events
 from taktline.inventory import ledger
-from taktline.inventory.models import Allocation, EntryKind, InventoryEntry, Lot
+from taktline.inventory.models import Allocation, EntryKind, InventoryEntry, Lot, LotStatus
 from taktline.inventory.rules import Candidate, lot_refusal
 from taktline.inventory.schemas import PullRequest, ReturnRequest
 from taktline.orders.lifecycle import State
@@ -236,6 +236,8 @@ def _refusal(lot: Row[Any], wo: Row[Any]) -> str | None:
     the right owner."""
     if lot.expires_at is not None and lot.expires_at < utcnow():
         return f"Lot {lot.code} expired at {lot.expires_at.isoformat()}; it may not be used."
+    if lot.status is LotStatus.DEPLETED:
+        return None  # nothing on hand: the ledger refuses the quantity, with the numbers (409)
     return lot_refusal(
         Candidate(
             lot.id, lot.code, lot.status, lot.owner_id, lot.expires_at, lot.made_at,

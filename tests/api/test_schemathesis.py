@@ -110,6 +110,11 @@ def targets(app: FastAPI) -> Iterator[Targets]:
                 "reason": "Christmas",
             },
         )
+        lot = b.ok(
+            "POST",
+            "/receipts",
+            {"item_id": b.shared_item["id"], "facility_id": facility["id"], "quantity": "100"},
+        )
         all_work_orders = work_orders + [
             b.get(f"/work-orders/{brief['id']}") for brief in po["work_orders"]
         ]
@@ -123,6 +128,7 @@ def targets(app: FastAPI) -> Iterator[Targets]:
                 "production_order_id": [po["id"]],
                 "work_order_id": [wo["id"] for wo in all_work_orders],
                 "exception_id": [exception["id"]],
+                "lot_id": [lot["id"]],
             },
             line_items={wo["id"]: [li["id"] for li in wo["line_items"]] for wo in all_work_orders},
         )

@@ -84,7 +84,7 @@ def allocate_many(session: Session, actor: Actor, wo_ids: Sequence[uuid.UUID]) -
     how many allocations were made or grew."""
     authorize(actor, "work_order.allocate")
     with transaction(session):
-        work = _lock_work_orders(session, actor, wo_ids)
+        work = _lock_work_orders(session, actor, wo_ids, named_at=["body", "work_order_ids"])
         return _allocate_auto(session, actor, work)
 
 
@@ -181,11 +181,15 @@ def _release_rows(
 
 
 def _lock_work_orders(
-    session: Session, actor: Actor, wo_ids: Sequence[uuid.UUID]
+    session: Session,
+    actor: Actor,
+    wo_ids: Sequence[uuid.UUID],
+    named_at: list[str | int] | None = None,
 ) -> list[Row[Any]]:
     """The actor's work orders, locked in id order, with what allocation needs of them:
     state, version, when they end (expiry), their order's owner. Refused unless every one
-    may still change its allocations."""
+    may still change its allocations. An id that is not the actor's is not found (404), or,
+    named in a body (`named_at`), refused at its place there (422)."""
     rows: Any = session.execute(
         select(
             WorkOrder.id,
@@ -203,9 +207,13 @@ def _lock_work_orders(
         .with_for_update(of=WorkOrder.__table__)
     ).all()
     found = {r.id for r in rows}
-    for wo_id in wo_ids:
-        if wo_id not in found:
-            raise NotFound("work order", wo_id)
+    missing = [(i, wo_id) for i, wo_id in enumerate(wo_ids) if wo_id not in found]
+    if missing and named_at is not None:
+        raise ValidationProblem(
+            [FieldError([*named_at, i], "no work order with this id") for i, _ in missing]
+        )
+    if missing:
+        raise NotFound("work order", missing[0][1])
     for r in rows:
         if not allocations_editable(r.state):
             raise Conflict(

@@ -409,3 +409,27 @@ def test_many_work_orders_are_allocated_in_one_call(stock: Stock) -> None:
     assert answer == {"allocations": 4}
     shorts = [_d(stock.materials(wo)[0]["short"]) for wo in work]
     assert sorted(shorts) == [0, 0, 0, 20]
+
+
+def test_the_late_work_explanation_names_the_material_it_will_wait_for(stock: Stock) -> None:
+    cap = stock.material(sku="CAP-LATE")
+    stock.receive(cap, "60")
+    wo = stock.work_order([(cap, "100")])
+    expect(
+        stock.client.patch(
+            f"{API}/work-orders/{wo['id']}",
+            json={"due_date": days(0)},  # T0: before its planned end, T0 + 2 h
+            headers={**stock.tenant.headers(), "If-Match": f'"{wo["version"]}"'},
+        )
+    )
+    stock.act(wo, "schedule")
+    report = expect(
+        stock.client.get(
+            f"{API}/bottlenecks",
+            params={"from": days(0), "to": days(1)},
+            headers=stock.tenant.headers("viewer"),
+        )
+    )
+    [late] = [w for w in report["late_work_orders"] if w["id"] == wo["id"]]
+    assert late["short_materials"] == [{"item_sku": "CAP-LATE", "unit": "ea", "short": "40"}]
+    assert late["reason"].endswith("short of 40 ea of CAP-LATE")

@@ -21,6 +21,7 @@ from taktline.inventory.rules import (
     first_to_wait,
     reconcile,
     status_actions,
+    waiting,
 )
 from taktline.inventory.schemas import (
     AllocationOut,
@@ -261,7 +262,82 @@ def shortages(
     work order that will wait. Items with no shortage are left out; the worst first."""
     authorize(actor, "lot.read")
     when = func.coalesce(WorkOrder.planned_start, WorkOrder.due_date)
-    stmt = (
+    window = []
+    if start is not None:
+        window.append(when >= start)
+    if end is not None:
+        window.append(when < end)
+    demand = _demand(session, actor.org_id, window)
+    out = []
+    for item_id, item_needs in demand.needs.items():
+        on_hand, held = demand.stock.get(item_id, (Decimal(0), Decimal(0)))
+        available = on_hand - held
+        short = max(sum((n.open for n in item_needs), Decimal(0)) - available, Decimal(0))
+        if short <= 0:
+            continue
+        first = first_to_wait(item_needs, available)
+        item = demand.items[item_id]
+        out.append(
+            ShortageOut(
+                item_id=item_id,
+                item_sku=item.sku,
+                item_name=item.name,
+                unit=item.unit,
+                required=sum((n.required for n in item_needs), Decimal(0)),
+                on_hand=on_hand,
+                allocated=held,
+                available=available,
+                short=short,
+                first_waiting_work_order_id=first.work_order_id if first else None,
+                first_waiting_work_order=first.work_order_number if first else None,
+            )
+        )
+    out.sort(key=lambda s: (-s.short, s.item_sku))
+    return out[:limit]
+
+
+@dataclass(frozen=True)
+class MaterialWait:
+    """A material a work order will wait for: the available stock does not cover it once
+    the work that needs it earlier took its share."""
+
+    item_sku: str
+    unit: str
+    short: Decimal
+
+
+def material_waits(
+    session: Session, org_id: uuid.UUID, wo_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[MaterialWait]]:
+    """For these work orders, the materials each will wait for (the scheduler's
+    explanation of late work names them)."""
+    if not wo_ids:
+        return {}
+    used = select(WorkOrderMaterial.item_id).where(WorkOrderMaterial.work_order_id.in_(wo_ids))
+    demand = _demand(session, org_id, [WorkOrderMaterial.item_id.in_(used)])
+    wanted = set(wo_ids)
+    found: dict[uuid.UUID, list[MaterialWait]] = defaultdict(list)
+    for item_id, item_needs in demand.needs.items():
+        on_hand, held = demand.stock.get(item_id, (Decimal(0), Decimal(0)))
+        item = demand.items[item_id]
+        for need, lacking in waiting(item_needs, on_hand - held):
+            if need.work_order_id in wanted:
+                found[need.work_order_id].append(MaterialWait(item.sku, item.unit, lacking))
+    return found
+
+
+@dataclass(frozen=True)
+class _Demand:
+    needs: dict[uuid.UUID, list[Need]]  # by item, what open work still needs of it
+    items: dict[uuid.UUID, Item]
+    stock: dict[uuid.UUID, tuple[Decimal, Decimal]]  # by item: AVAILABLE on hand, allocated
+
+
+def _demand(session: Session, org_id: uuid.UUID, where: Sequence[Any]) -> _Demand:
+    """What open work needs of each item (`where` narrows the materials), net of what is
+    allocated to it or was pulled for it, and the stock of those items: five statements."""
+    when = func.coalesce(WorkOrder.planned_start, WorkOrder.due_date)
+    rows: Any = session.execute(
         select(
             WorkOrderMaterial.id,
             WorkOrderMaterial.item_id,
@@ -273,20 +349,16 @@ def shortages(
         )
         .join(WorkOrder, WorkOrder.id == WorkOrderMaterial.work_order_id)
         .where(
-            WorkOrderMaterial.org_id == actor.org_id,
+            WorkOrderMaterial.org_id == org_id,
             WorkOrder.state.in_(sorted(OPEN_STATES)),
+            *where,
         )
-    )
-    if start is not None:
-        stmt = stmt.where(when >= start)
-    if end is not None:
-        stmt = stmt.where(when < end)
-    needs: Any = session.execute(stmt).all()
-    if not needs:
-        return []
-    item_ids = {n.item_id for n in needs}
+    ).all()
+    if not rows:
+        return _Demand({}, {}, {})
+    item_ids = {r.item_id for r in rows}
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
-    wo_ids = list({n.work_order_id for n in needs})
+    wo_ids = list({r.work_order_id for r in rows})
     allocated: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
     for material_id, quantity in session.execute(
         select(Allocation.material_id, func.sum(Allocation.quantity))
@@ -306,50 +378,24 @@ def shortages(
     ):
         pulled[(wo_id, item_id)] = -quantity
     stock = {
-        item_id: (on_hand, held)
+        item_id: (on_hand or Decimal(0), held or Decimal(0))
         for item_id, on_hand, held in session.execute(
             select(Lot.item_id, func.sum(Lot.quantity_on_hand), func.sum(Lot.quantity_allocated))
             .where(
-                Lot.org_id == actor.org_id,
+                Lot.org_id == org_id,
                 Lot.item_id.in_(item_ids),
                 Lot.status == LotStatus.AVAILABLE,
             )
             .group_by(Lot.item_id)
         )
     }
-    per_item: dict[uuid.UUID, list[Need]] = defaultdict(list)
-    for n in needs:
-        per_item[n.item_id].append(
+    needs: dict[uuid.UUID, list[Need]] = defaultdict(list)
+    for r in rows:
+        needs[r.item_id].append(
             Need(
-                n.work_order_id, n.number, n.needed_at,
-                in_item_unit(items[n.item_id], n.quantity, n.unit),
-                allocated[n.id], pulled[(n.work_order_id, n.item_id)],
+                r.work_order_id, r.number, r.needed_at,
+                in_item_unit(items[r.item_id], r.quantity, r.unit),
+                allocated[r.id], pulled[(r.work_order_id, r.item_id)],
             )
         )  # fmt: skip
-    out = []
-    for item_id, item_needs in per_item.items():
-        on_hand, held = stock.get(item_id, (Decimal(0), Decimal(0)))
-        available = (on_hand or Decimal(0)) - (held or Decimal(0))
-        still_open = sum((n.open for n in item_needs), Decimal(0))
-        short = max(still_open - available, Decimal(0))
-        if short <= 0:
-            continue
-        first = first_to_wait(item_needs, available)
-        item = items[item_id]
-        out.append(
-            ShortageOut(
-                item_id=item_id,
-                item_sku=item.sku,
-                item_name=item.name,
-                unit=item.unit,
-                required=sum((n.required for n in item_needs), Decimal(0)),
-                on_hand=on_hand or Decimal(0),
-                allocated=held or Decimal(0),
-                available=available,
-                short=short,
-                first_waiting_work_order_id=first.work_order_id if first else None,
-                first_waiting_work_order=first.work_order_number if first else None,
-            )
-        )
-    out.sort(key=lambda s: (-s.short, s.item_sku))
-    return out[:limit]
+    return _Demand(needs, items, stock)

@@ -313,14 +313,22 @@ class Need:
         return max(self.required - self.allocated - self.pulled, Decimal(0))
 
 
-def first_to_wait(needs: Sequence[Need], available: Decimal) -> Need | None:
-    """The first work order (by when it needs the material) that the available stock does
-    not cover, once the ones before it took theirs."""
+def waiting(needs: Sequence[Need], available: Decimal) -> list[tuple[Need, Decimal]]:
+    """The work orders (by when they need the material) that the available stock does not
+    cover, once the ones before them took theirs, each with how much it lacks."""
     left = available
+    short: list[tuple[Need, Decimal]] = []
     for need in sorted(
         needs, key=lambda n: (n.needed_at is None, n.needed_at, n.work_order_number)
     ):
-        left -= need.open
-        if left < 0:
-            return need
-    return None
+        lacking = max(need.open - left, Decimal(0))
+        left = max(left - need.open, Decimal(0))
+        if lacking > 0:
+            short.append((need, lacking))
+    return short
+
+
+def first_to_wait(needs: Sequence[Need], available: Decimal) -> Need | None:
+    """The first work order that will wait for the material (see `waiting`)."""
+    found = waiting(needs, available)
+    return found[0][0] if found else None

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -58,6 +59,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from taktline.calendars import service as calendars
 from taktline.db import UTCDateTime, utcnow
 from taktline.errors import FieldError, ValidationProblem
+from taktline.inventory import reading as stock
 from taktline.orders.lifecycle import AT_RISK_MARGIN, BOOKED_STATES, OPEN_STATES, State
 from taktline.orders.models import LineItem, WorkOrder, WorkOrderDependency
 from taktline.permissions import Actor, authorize
@@ -66,6 +68,7 @@ from taktline.scheduling.schemas import (
     BottleneckOut,
     LateWorkOrderOut,
     LineItemBrief,
+    MaterialShortOut,
     ResourceBrief,
     ResourceLoadOut,
 )
@@ -522,6 +525,7 @@ class _Analysis:
         held = self._held_up(
             [e for e in explained.values() if e.late.id in shown_ids and e.wait], held_up_limit
         )
+        waits = stock.material_waits(self.session, self.org_id, [r.id for r in ranked])
         out = BottleneckOut.model_validate(
             {
                 "start": self.start,
@@ -539,7 +543,13 @@ class _Analysis:
                 ],
                 "bottlenecks": [self.brief[code] for code in bottlenecks],
                 "late_work_orders": [
-                    self._late_out(r, explained.get(r.id), held.get(r.id, ([], 0)), held_up_limit)
+                    self._late_out(
+                        r,
+                        explained.get(r.id),
+                        held.get(r.id, ([], 0)),
+                        held_up_limit,
+                        waits.get(r.id, []),
+                    )
                     for r in ranked
                 ],
                 "late_count": count or 0,
@@ -853,7 +863,14 @@ class _Analysis:
         e: _Explained | None,
         held: tuple[list[LineItemBrief], int],
         held_up_limit: int | None,
+        waits: Sequence[stock.MaterialWait],
     ) -> LateWorkOrderOut:
+        short = [MaterialShortOut(item_sku=w.item_sku, unit=w.unit, short=w.short) for w in waits]
+        lacking = (
+            "; short of " + ", ".join(f"{_qty(w.short)} {w.unit} of {w.item_sku}" for w in waits)
+            if waits
+            else ""
+        )
         base = {
             "id": r.id,
             "number": r.number,
@@ -864,7 +881,11 @@ class _Analysis:
         }
         if e is None:
             return LateWorkOrderOut.model_validate(
-                {**base, "reason": f"its due date has passed and it is still {r.state}"}
+                {
+                    **base,
+                    "reason": f"its due date has passed and it is still {r.state}{lacking}",
+                    "short_materials": short,
+                }
             )
         holders, total = held
         line = None
@@ -884,9 +905,14 @@ class _Analysis:
                 "line_item": line,
                 "waited_minutes": e.lj.waited,
                 "held_up_by": holders if held_up_limit is None else holders[:held_up_limit],
-                "reason": _late_reason(e.lj, line, holders, total),
+                "reason": _late_reason(e.lj, line, holders, total) + lacking,
+                "short_materials": short,
             }
         )
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():f}"
 
 
 def _late_reason(

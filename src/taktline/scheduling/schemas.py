@@ -206,6 +206,12 @@ class LineItemBrief(ResponseBody):
     operation: str
 
 
+class MaterialShortOut(ResponseBody):
+    item_sku: str
+    unit: str
+    short: Decimal = Field(description="What the stock lacks for it, in the item's unit.")
+
+
 class LateWorkOrderOut(ResponseBody):
     id: uuid.UUID
     number: str
@@ -221,6 +227,11 @@ class LateWorkOrderOut(ResponseBody):
     waited_minutes: int = 0
     held_up_by: list[LineItemBrief] = Field(
         default_factory=list, description="Other work on that resource meanwhile."
+    )
+    short_materials: list[MaterialShortOut] = Field(
+        default_factory=list,
+        description="Materials it will wait for: the stock does not cover them once the work "
+        "that needs them earlier took its share.",
     )
 
 

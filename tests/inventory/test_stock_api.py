@@ -7,6 +7,7 @@ completed work order reconciles what it used against what its BOM expected. A re
 request changes nothing."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -433,3 +434,21 @@ def test_the_late_work_explanation_names_the_material_it_will_wait_for(stock: St
     [late] = [w for w in report["late_work_orders"] if w["id"] == wo["id"]]
     assert late["short_materials"] == [{"item_sku": "CAP-LATE", "unit": "ea", "short": "40"}]
     assert late["reason"].endswith("short of 40 ea of CAP-LATE")
+
+
+def test_the_organisations_admin_sets_the_lot_code_pattern(stock: Stock) -> None:
+    def set_pattern(pattern: str, role: str = "admin") -> Any:
+        return stock.client.patch(
+            f"{API}/organisation",
+            json={"lot_code_pattern": pattern},
+            headers=stock.tenant.headers(role),
+        )
+
+    assert error_fields(assert_problem(set_pattern("{sku}-only"), 422)) == [
+        "body.lot_code_pattern"
+    ]
+    assert_problem(set_pattern("L{yyyymmdd}-{n}", role="planner"), 403)
+    expect(set_pattern("L{yyyymmdd}-{n}"))
+    lot = stock.receive(stock.material(), "1")
+    assert lot["code"].startswith("L20")
+    assert lot["code"].endswith("-1")

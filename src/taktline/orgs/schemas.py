@@ -3,12 +3,14 @@ from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
+from taktline.inventory.rules import lot_code_pattern_problem
 from taktline.schemas import (
     Code,
     Name,
     NonNegativeQuantity,
+    NoNul,
     PatchBody,
     RecordOut,
     RequestBody,
@@ -66,7 +68,30 @@ class OrganisationOut(ResponseBody):
     over_production_tolerance_percent: Decimal = Field(
         description="How much more than can reach it a line item may report, in percent."
     )
+    lot_code_pattern: str = Field(
+        description="The code of a lot made or received without one: {sku}, {yyddd}, "
+        "{yyyymmdd} and {n} (counting up per item and day)."
+    )
+    material_variance_tolerance_percent: Decimal = Field(
+        description="How far a completed work order's use of a material may differ from its "
+        "BOM before its reconciliation flags it, in percent."
+    )
+
+
+def _lot_code_pattern(value: str) -> str:
+    problem = lot_code_pattern_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 class OrganisationUpdate(PatchBody):
     over_production_tolerance_percent: Annotated[NonNegativeQuantity, Field(le=100)] | None = None
+    lot_code_pattern: (
+        Annotated[
+            str, StringConstraints(min_length=3, max_length=40), NoNul,
+            AfterValidator(_lot_code_pattern),
+        ]
+        | None
+    ) = None  # fmt: skip
+    material_variance_tolerance_percent: Annotated[NonNegativeQuantity, Field(le=100)] | None = None

@@ -762,6 +762,155 @@ SCENARIOS.update(
     }
 )
 
+# --- stock ---------------------------------------------------------------------------------
+
+
+def _lot(b: Builder, quantity: str = "50", **body: Any) -> Json:
+    """A lot of a material of its own, received by the planner."""
+    material = b.item(type="RAW_MATERIAL")
+    return b.ok(
+        "POST",
+        "/receipts",
+        {"item_id": material["id"], "facility_id": b.facility()["id"], "quantity": quantity,
+         **body},
+    )  # fmt: skip
+
+
+def _lot_scenario(
+    needs: str, method: str, suffix: str = "", body: Json = None, *, held: bool = False
+) -> Scenario:
+    def build(b: Builder) -> Call:
+        lot = _lot(b)
+        if held:
+            b.ok("POST", f"/lots/{lot['id']}/hold", {"reason": "QA sample"})
+        return Call(
+            method,
+            f"{API}/lots/{{lot_id}}{suffix}",
+            {"lot_id": lot["id"]},
+            body,
+            _watch(b, f"/lots/{lot['id']}"),
+        )
+
+    return Scenario(needs, build)
+
+
+def _wo_needing_a_lot(b: Builder, state: str) -> tuple[Json, Json]:
+    """A work order in `state` (DRAFT, SCHEDULED, IN_PROCESS) that needs 5 of a lot's item."""
+    lot = _lot(b, lot_code=f"L-{uuid.uuid4().hex[:8]}")
+    wo = b.wo_in("DRAFT")
+    b.request("GET", f"/work-orders/{wo['id']}")
+    patched = b.client.patch(
+        f"{WO}/{wo['id']}",
+        json={"materials": [{"item_id": lot["item_id"], "quantity": "5"}]},
+        headers=b.headers(**{"If-Match": f'"{wo["version"]}"'}),
+    )
+    assert patched.status_code == 200, patched.text
+    wo = patched.json()
+    if state in ("SCHEDULED", "IN_PROCESS"):
+        wo = b.wo_action(wo, "schedule")
+    if state == "IN_PROCESS":
+        wo = b.wo_action(wo, "start")
+    return wo, lot
+
+
+def _allocation_to_release(b: Builder) -> Call:
+    wo, lot = _wo_needing_a_lot(b, "DRAFT")
+    [material] = b.ok("POST", f"/work-orders/{wo['id']}/allocate", {"auto": True})
+    return Call(
+        "DELETE",
+        f"{WO}/{{work_order_id}}/allocations/{{allocation_id}}",
+        {"work_order_id": wo["id"], "allocation_id": material["allocations"][0]["id"]},
+        watches=_watch(b, f"/lots/{lot['id']}"),
+    )
+
+
+def _pull(b: Builder) -> Call:
+    wo, lot = _wo_needing_a_lot(b, "IN_PROCESS")
+    return Call(
+        "POST",
+        f"{WO}/{{work_order_id}}/pulls",
+        {"work_order_id": wo["id"]},
+        {"lot_code": lot["code"], "quantity": "5"},
+        _watch(b, f"/lots/{lot['id']}"),
+        success=201,
+    )
+
+
+def _return(b: Builder) -> Call:
+    wo, lot = _wo_needing_a_lot(b, "IN_PROCESS")
+    pulled = b.request(
+        "POST", f"/work-orders/{wo['id']}/pulls", {"lot_code": lot["code"], "quantity": "5"}
+    )
+    assert pulled.status_code == 201, pulled.text
+    pull = pulled.json()[0]["pulls"][0]
+    return Call(
+        "POST",
+        f"{WO}/{{work_order_id}}/pulls/{{pull_id}}/return",
+        {"work_order_id": wo["id"], "pull_id": pull["id"]},
+        {"reason": "left over"},
+        _watch(b, f"/lots/{lot['id']}"),
+    )
+
+
+def _allocate(b: Builder) -> Call:
+    wo, lot = _wo_needing_a_lot(b, "DRAFT")
+    return Call(
+        "POST",
+        f"{WO}/{{work_order_id}}/allocate",
+        {"work_order_id": wo["id"]},
+        {"auto": True},
+        _watch(b, f"/lots/{lot['id']}"),
+    )
+
+
+def _allocate_many(b: Builder) -> Call:
+    wo, lot = _wo_needing_a_lot(b, "DRAFT")
+    return Call(
+        "POST",
+        f"{API}/materials/allocate",
+        body={"work_order_ids": [wo["id"]]},
+        watches=_watch(b, f"/lots/{lot['id']}"),
+    )
+
+
+def _receive(b: Builder) -> Call:
+    material = b.item(type="RAW_MATERIAL")
+    return Call(
+        "POST",
+        f"{API}/receipts",
+        body={"item_id": material["id"], "facility_id": b.facility()["id"], "quantity": "10"},
+        success=201,
+    )
+
+
+SCENARIOS.update(
+    {
+        f"POST {API}/receipts": Scenario("operate", _receive),
+        f"GET {API}/lots": _list("lots"),
+        f"GET {API}/lots/{{lot_id}}": _lot_scenario("read", "GET"),
+        f"GET {API}/lots/{{lot_id}}/entries": _lot_scenario("read", "GET", "/entries"),
+        f"POST {API}/lots/{{lot_id}}/release": _lot_scenario(
+            "plan", "POST", "/release", held=True
+        ),
+        f"POST {API}/lots/{{lot_id}}/hold": _lot_scenario("plan", "POST", "/hold", REASON),
+        f"POST {API}/lots/{{lot_id}}/reject": _lot_scenario("plan", "POST", "/reject", REASON),
+        f"POST {API}/lots/{{lot_id}}/adjust": _lot_scenario(
+            "plan", "POST", "/adjust", {"quantity": "-2", "reason": "counted 48"}
+        ),
+        f"POST {API}/lots/{{lot_id}}/scrap": _lot_scenario(
+            "plan", "POST", "/scrap", {"quantity": "2", "reason": "crushed"}
+        ),
+        f"POST {WO}/{{work_order_id}}/allocate": Scenario("plan", _allocate),
+        f"DELETE {WO}/{{work_order_id}}/allocations/{{allocation_id}}": Scenario(
+            "plan", _allocation_to_release
+        ),
+        f"POST {WO}/{{work_order_id}}/pulls": Scenario("operate", _pull),
+        f"POST {WO}/{{work_order_id}}/pulls/{{pull_id}}/return": Scenario("operate", _return),
+        f"POST {API}/materials/allocate": Scenario("plan", _allocate_many),
+        f"GET {API}/materials/shortages": _list("materials/shortages"),
+    }
+)
+
 # Needs no token: it only says whether the server and its database are up.
 PUBLIC_OPERATIONS = frozenset({f"GET {API}/health"})
 

@@ -885,6 +885,11 @@ _VALID_ACTION_BODIES: dict[str, Json] = {
     "reverse_report": {"report_id": "01a00000-0000-7000-8000-000000000000", "reason": "x"},
     "versions": {"copy_of": 1},
     "complete": {},
+    "adjust": {"quantity": "1", "reason": "x"},
+    "scrap": {"quantity": "1", "reason": "x"},
+    "allocate": {"auto": True},
+    "pulls": {"allocated": True},
+    "return": {"reason": "x"},
     "calendar": {"shifts": []},
     "exceptions": {
         "kind": "HOLIDAY",

@@ -44,6 +44,10 @@ def test_operators_may_take_exactly_the_floor_actions() -> None:
         f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/report",
         # a mistaken report is reversed on the floor too (issue 8)
         f"POST {WO}/{{work_order_id}}/line-items/{{line_item_id}}/reverse_report",
+        # the floor receives stock, pulls what the work uses and returns what is left
+        f"POST {API}/receipts",
+        f"POST {WO}/{{work_order_id}}/pulls",
+        f"POST {WO}/{{work_order_id}}/pulls/{{pull_id}}/return",
     }
     reads = {op for op, scenario in SCENARIOS.items() if scenario.needs == "read"}
     # A schedule preview changes nothing, but solving is for planners (issue 8).

@@ -202,13 +202,12 @@ def change_status(
     rejected lot's allocations are released, so that its work orders show the shortage."""
     authorize(actor, f"lot.{action}")
     change = STATUS_CHANGES[action]
-    if change.reason_required and body.reason is None:
-        raise ValidationProblem(
-            [FieldError(["body", "reason"], f"say why the lot is to be {action}ed")]
-        )
     with transaction(session):
         locked = ledger.lock_lots(session, actor.org_id, [lot_id])
         row = _locked(locked, lot_id)
+        if change.reason_required and body.reason is None:
+            why_needed = f"say why the lot is {'put on hold' if action == 'hold' else 'rejected'}"
+            raise ValidationProblem([FieldError(["body", "reason"], why_needed)])
         records.check_version(row, expected_version, row.code)
         why = status_refusal(action, row.status, row.code)
         if why is not None:

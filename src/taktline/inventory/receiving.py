@@ -300,11 +300,8 @@ def _item(
 
 
 def _facility(session: Session, actor: Actor, facility_id: uuid.UUID) -> None:
-    found = session.scalar(
-        select(Facility.id).where(Facility.id == facility_id, Facility.org_id == actor.org_id)
-    )
-    if found is None:
-        raise ValidationProblem([FieldError(["body", "facility_id"], "no facility with this id")])
+    refs: list[tuple[Loc, uuid.UUID]] = [(["body", "facility_id"], facility_id)]
+    records.resolve_refs(session, Facility, actor.org_id, refs, kind="facility")
 
 
 def _owner(
@@ -314,11 +311,8 @@ def _owner(
     own material is theirs whoever sends it."""
     if owner_id is None:
         return item.owner_id
-    found = session.scalar(
-        select(Customer.id).where(Customer.id == owner_id, Customer.org_id == actor.org_id)
-    )
-    if found is None:
-        raise ValidationProblem([FieldError(["body", "owner_id"], "no customer with this id")])
+    refs: list[tuple[Loc, uuid.UUID]] = [(["body", "owner_id"], owner_id)]
+    records.resolve_refs(session, Customer, actor.org_id, refs, kind="customer")
     if item.owner_id is not None and item.owner_id != owner_id:
         raise ValidationProblem(
             [FieldError(["body", "owner_id"], f"{item.sku} is another customer's own material")]

@@ -5,26 +5,20 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taktline.errors import FieldError, ValidationProblem
 from taktline.items.models import Item
 from taktline.items.schemas import ItemCreate, ItemOut, ItemUpdate
 from taktline.orgs.models import Customer
 from taktline.permissions import Actor
-from taktline.records import SimpleRecord, TextSearch
+from taktline.records import SimpleRecord, TextSearch, resolve_refs
 
 
 def _owner_is_ours(session: Session, actor: Actor, values: Mapping[str, Any]) -> None:
     owner_id: uuid.UUID | None = values.get("owner_id")
-    if owner_id is None:
-        return
-    found = session.scalar(
-        select(Customer.id).where(Customer.id == owner_id, Customer.org_id == actor.org_id)
-    )
-    if found is None:
-        raise ValidationProblem([FieldError(["body", "owner_id"], "no customer with this id")])
+    if owner_id is not None:
+        resolve_refs(session, Customer, actor.org_id, [(["body", "owner_id"], owner_id)],
+                     kind="customer")  # fmt: skip
 
 
 ITEMS = SimpleRecord(

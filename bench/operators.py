@@ -17,8 +17,11 @@ The raw side does, per action, what the product must: find the token's user (by 
 SHA-256), lock the work order (and read its line items, which a report is checked against),
 change it and its line item, write the report (`line_item_reports`) and the event; a start
 moves a production order that is not yet IN_PROCESS (one conditional UPDATE); a complete
-releases the bookings and, with the production order locked first (so that the last two
-completes cannot both miss being last), completes the order when no work is left open.
+releases the bookings and the allocations and, with the production order locked first (so
+that the last two completes cannot both miss being last), completes the order when no work
+is left open; a report on the last line item puts what it completed into the work order's
+output lot (found, or made with a code counted per item and day), locked, with its PRODUCE
+entry in the ledger.
 `--raw minimal` is the raw side before issue 8's fixes: the lock, the two UPDATEs and the
 event only.
 """
@@ -215,9 +218,10 @@ class RawActions:
                 ).scalar()  # fmt: skip
             lines = conn.execute(
                 text("SELECT wo.production_order_id, wo.state, li.id, li.status, "
-                     "li.quantity_completed FROM work_orders wo JOIN work_order_line_items li "
-                     f"ON li.work_order_id = wo.id WHERE wo.id = :wo AND wo.org_id = :org"
-                     f"{self.of_wo}"),
+                     "li.quantity_completed, li.sequence, wo.item_id, li.resource_id "
+                     "FROM work_orders wo JOIN work_order_line_items li "
+                     f"ON li.work_order_id = wo.id WHERE wo.id = :wo AND wo.org_id = :org "
+                     f"ORDER BY li.sequence{self.of_wo}"),
                 {"wo": wo, "org": self.org_id},
             ).all()  # fmt: skip
             po = po or lines[0][0]
@@ -243,11 +247,17 @@ class RawActions:
                      "q": self.ten, "user": user.id, "email": user.email, "now": now},
                 )  # fmt: skip
                 changes = {"report_id": str(report_id), "quantity_completed": "10"}
+                if li_id == lines[-1][2]:
+                    self._produce(conn, wo, lines[-1], user, now)
                 self._update_wo(conn, wo, now, "quantity_produced = :q, ", q=self.ten)
             else:
                 self._update_wo(conn, wo, now, "state = 'COMPLETED', actual_end = :now, ")
                 conn.execute(
                     text("DELETE FROM resource_bookings WHERE work_order_id = :wo"), {"wo": wo}
+                )
+                conn.execute(
+                    text("SELECT id, lot_id, quantity FROM allocations WHERE work_order_id = :wo"),
+                    {"wo": wo},
                 )
             self._event(conn, "work_order", wo, action, user, now, changes, parent=po)
             if action == "start":
@@ -269,6 +279,51 @@ class RawActions:
                 moved = None
             if moved is not None:
                 self._event(conn, "production_order", po, "follow", user, now, {})
+
+    def _produce(self, conn: Connection, wo: Any, line: Any, user: Any, now: datetime) -> None:
+        """What was completed on the last line item into the work order's output lot."""
+        lot = conn.execute(
+            text("SELECT id FROM lots WHERE work_order_id = :wo AND origin = 'PRODUCED' "
+                 "ORDER BY id DESC LIMIT 1"),
+            {"wo": wo},
+        ).scalar()  # fmt: skip
+        if lot is None:
+            item_id, resource_id = line[6], line[7]
+            conn.execute(
+                text(f"SELECT id FROM items WHERE id = :item{self.for_update}"), {"item": item_id}
+            )
+            made_today = conn.execute(
+                text("SELECT count(*) FROM lots WHERE org_id = :org AND item_id = :item AND "
+                     "made_at >= :day"),
+                {"org": self.org_id, "item": item_id,
+                 "day": now.replace(hour=0, minute=0, second=0, microsecond=0)},
+            ).scalar()  # fmt: skip
+            lot = self.ident(str(new_id()))
+            conn.execute(
+                text("INSERT INTO lots (id, org_id, item_id, code, facility_id, status, origin, "
+                     "made_at, unit, quantity_on_hand, quantity_allocated, work_order_id, "
+                     "version, created_at, updated_at) SELECT :id, :org, :item, :code, "
+                     "r.facility_id, 'AVAILABLE', 'PRODUCED', :now, 'ea', 0, 0, :wo, 1, :now, "
+                     ":now FROM resources r WHERE r.id = :r"),
+                {"id": lot, "org": self.org_id, "item": item_id, "wo": wo, "now": now,
+                 "code": f"B-1-{(made_today or 0) + 1}-{lot}"[:64], "r": resource_id},
+            )  # fmt: skip
+        conn.execute(
+            text(f"SELECT quantity_on_hand FROM lots WHERE id = :lot{self.for_update}"),
+            {"lot": lot},
+        )
+        conn.execute(
+            text("INSERT INTO inventory_entries (id, org_id, lot_id, kind, on_hand_change, "
+                 "allocated_change, work_order_id, substitution, actor_id, actor_email, at) "
+                 "VALUES (:id, :org, :lot, 'PRODUCE', :q, 0, :wo, false, :user, :email, :now)"),
+            {"id": self.ident(str(new_id())), "org": self.org_id, "lot": lot, "q": self.ten,
+             "wo": wo, "user": user.id, "email": user.email, "now": now},
+        )  # fmt: skip
+        conn.execute(
+            text("UPDATE lots SET quantity_on_hand = quantity_on_hand + :q, "
+                 "version = version + 1, updated_at = :now WHERE id = :lot"),
+            {"lot": lot, "q": self.ten, "now": now},
+        )  # fmt: skip
 
     def _update_wo(self, conn: Connection, wo: Any, now: datetime, sets: str, **more: Any) -> None:
         conn.execute(

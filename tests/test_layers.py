@@ -28,6 +28,10 @@ PURE = frozenset(
         "taktline.boms.csv_format",
         "taktline.boms.explosion",
         "taktline.errors",
+        "taktline.inventory.genealogy",
+        "taktline.inventory.kinds",
+        "taktline.inventory.rules",
+        "taktline.items.kinds",
         "taktline.orders.lifecycle",
         "taktline.orders.quantities",
         "taktline.permissions",
@@ -99,7 +103,8 @@ def is_pure(module: str) -> bool:
 
 
 def is_router(module: str) -> bool:
-    return module.rpartition(".")[2] == "router"
+    name = module.rpartition(".")[2]
+    return name == "router" or name.endswith("_router")
 
 
 def is_api(module: str) -> bool:

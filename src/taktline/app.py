@@ -22,6 +22,7 @@ from taktline.calendars.router import facility_calendar, resource_calendar
 from taktline.config import Settings, get_settings
 from taktline.db import create_db_engine, create_session_factory
 from taktline.inventory import router as inventory
+from taktline.inventory import tracing_router
 from taktline.items.router import router as items_router
 from taktline.orders.router import production_orders as production_orders_router
 from taktline.orders.router import work_orders as work_orders_router
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inventory.lots,
         inventory.work_order_stock,
         inventory.materials,
+        tracing_router.router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -1,5 +1,5 @@
 """The `taktline` command: serve the API, migrate the database, load the demo, issue tokens,
-schedule, import and export bills of material.
+schedule, import and export bills of material, trace lots.
 
 Commands call services (and `taktline.migrate`), never routers. The database is
 TAKTLINE_DATABASE_URL, read afresh by every command.
@@ -35,6 +35,8 @@ from taktline.demo import DEMO_ADMIN_EMAIL, DEMO_ORG, DEMO_USERS
 from taktline.demo import load as load_demo
 from taktline.errors import Problem, ValidationProblem
 from taktline.idempotency import purge_expired
+from taktline.inventory import genealogy, tracing
+from taktline.inventory.schemas import TraceNode, TraceOut
 from taktline.orgs.models import Organisation
 from taktline.permissions import Role
 from taktline.portal import security as portal_security
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
     from rich.table import Table
+    from rich.tree import Tree
 
 app = typer.Typer(
     help="Taktline: a production portal for contract manufacturers.",
@@ -59,8 +62,10 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 user_app = typer.Typer(help="Users of the portal.", no_args_is_help=True)
 boms_app = typer.Typer(help="Bills of material: CSV import and export.", no_args_is_help=True)
+lots_app = typer.Typer(help="Lots: their genealogy.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(boms_app, name="boms")
+app.add_typer(lots_app, name="lots")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 
@@ -692,3 +697,105 @@ def boms_export(
         return
     file.write_bytes(export.content)
     typer.echo(f"Exported {export.boms} bills of material to {file}.", err=True)
+
+
+# --- lots: genealogy -------------------------------------------------------------------------
+
+
+def _node_text(node: TraceNode, flow: str | None) -> str:
+    """A line of the tree: the lot's code or the work order's number, what it is, and what
+    flowed between it and the line above."""
+    from rich.markup import escape
+
+    parts = [f"[bold]{escape(node.label)}[/bold]"]
+    if flow is not None:
+        parts.append(escape(flow))
+    what = f"{node.item_sku} {node.item_name}"
+    if node.kind == "work_order":
+        what = f"work order for {what}"
+        if node.production_order_number:
+            what += f", {node.production_order_number}"
+    parts.append(escape(what))
+    parts.append(escape(node.status))
+    if node.owner_name:
+        parts.append(escape(node.owner_name))
+    if node.supplier:
+        supplier = f"from {node.supplier}"
+        if node.supplier_lot_code:
+            supplier += f" (their lot {node.supplier_lot_code})"
+        if node.receipt_reference:
+            supplier += f", {node.receipt_reference}"
+        parts.append(escape(supplier))
+    return " · ".join(parts)
+
+
+def _trace_tree(out: TraceOut) -> "Tree":
+    """The genealogy as a tree from the traced lot, the way the trace runs. A node reached
+    by more than one path is shown in full once; again, it says so (which also ends a cycle
+    in the data)."""
+    from rich.tree import Tree
+
+    nodes = {n.id: n for n in out.nodes}
+    edges = {(e.source, e.target): e for e in out.edges}
+    nexts = genealogy.branches(out.lot_id, out.direction, edges)
+    root = Tree(_node_text(nodes[out.lot_id], None))
+    expanded: set[uuid.UUID] = set()
+    stack: list[tuple[Tree, uuid.UUID]] = [(root, out.lot_id)]
+    while stack:  # depth first, in the order printed: "above" is above
+        branch, node_id = stack.pop()
+        if node_id in expanded:
+            branch.label = f"{branch.label} [dim](shown above)[/dim]"
+            continue
+        expanded.add(node_id)
+        children = []
+        for child in nexts.get(node_id, []):
+            pair = (child, node_id) if out.direction == "backward" else (node_id, child)
+            edge = edges[pair]
+            verb = "used" if nodes[pair[0]].kind == "lot" else "made"
+            flow = f"{verb} {genealogy.number(edge.quantity)} {edge.unit}"
+            children.append((branch.add(_node_text(nodes[child], flow)), child))
+        stack.extend(reversed(children))
+    return root
+
+
+@lots_app.command("trace")
+def lots_trace(
+    code: Annotated[str, typer.Argument(help="The lot's code.")],
+    forward: Annotated[
+        bool,
+        typer.Option(
+            "--forward", help="Everything the lot went into (a recall), not what went into it."
+        ),
+    ] = False,
+    org: OrgOption = None,
+    item: Annotated[
+        str | None,
+        typer.Option(
+            "--item",
+            metavar="SKU",
+            help="The lot's item, where lots of several items have the code.",
+        ),
+    ] = None,
+    as_user: AsOption = None,
+) -> None:
+    """Print a lot's genealogy as a tree: what went into it, down to the lots received and
+    their suppliers; with --forward, every work order and lot it went into.
+
+    Each line says how much a work order used of a lot, or made into it.
+
+    The same genealogy as GET /api/v1/lots/{id}/trace.
+    """
+    from rich.console import Console
+
+    url = _settings().database_url
+    _require_migrated(url)
+    # Piped or redirected, a line of the tree is never wrapped: one node, one line.
+    console = Console() if sys.stdout.isatty() else Console(width=1000)
+    with _session(url) as session:
+        actor = auth_service.actor_for_user(_acting_user(session, org, as_user))
+        try:
+            lot_id = tracing.find_lot(session, actor, code, item)
+            out = tracing.trace(session, actor, lot_id, "forward" if forward else "backward")
+        except Problem as problem:
+            raise _fail(problem.detail) from None
+    console.print(_trace_tree(out), highlight=False)

@@ -889,9 +889,7 @@ SCENARIOS.update(
         f"GET {API}/lots": _list("lots"),
         f"GET {API}/lots/{{lot_id}}": _lot_scenario("read", "GET"),
         f"GET {API}/lots/{{lot_id}}/entries": _lot_scenario("read", "GET", "/entries"),
-        f"POST {API}/lots/{{lot_id}}/release": _lot_scenario(
-            "plan", "POST", "/release", held=True
-        ),
+        f"POST {API}/lots/{{lot_id}}/release": _lot_scenario("plan", "POST", "/release", held=True),
         f"POST {API}/lots/{{lot_id}}/hold": _lot_scenario("plan", "POST", "/hold", REASON),
         f"POST {API}/lots/{{lot_id}}/reject": _lot_scenario("plan", "POST", "/reject", REASON),
         f"POST {API}/lots/{{lot_id}}/adjust": _lot_scenario(
@@ -908,6 +906,11 @@ SCENARIOS.update(
         f"POST {WO}/{{work_order_id}}/pulls/{{pull_id}}/return": Scenario("operate", _return),
         f"POST {API}/materials/allocate": Scenario("plan", _allocate_many),
         f"GET {API}/materials/shortages": _list("materials/shortages"),
+        f"GET {API}/lots/{{lot_id}}/trace": _lot_scenario("read", "GET", "/trace"),
+        f"GET {API}/lots/{{lot_id}}/recall": _lot_scenario("read", "GET", "/recall"),
+        f"GET {API}/fsma204": Scenario(
+            "read", lambda b: Call("GET", f"{API}/fsma204", query="?lot_code=NONE-SUCH")
+        ),
     }
 )
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from taktline.db import transaction, utcnow
 from taktline.errors import Conflict
 from taktline.inventory import ledger
-from taktline.inventory.models import EntryKind, InventoryEntry, Lot, LotOrigin, LotStatus
+from taktline.inventory.kinds import EntryKind, LotOrigin, LotStatus
+from taktline.inventory.models import InventoryEntry, Lot
 from taktline.items.models import Item
 from taktline.orgs.models import Facility
 from tests.helpers import Tenant

@@ -34,10 +34,19 @@ from tests.portal.test_order_pages import (
 )
 from tests.scheduling.shop import Shop
 
+# The work order's stock actions are not the lifecycle's: their pages' own tests walk them
+# (tests/portal/test_inventory_pages.py, tests/portal/test_floor_pulls.py).
+STOCK_ACTIONS = {
+    "work_order.allocate",
+    "work_order.release_allocation",
+    "work_order.pull",
+    "work_order.return",
+}
 KEYS = [
     key
     for key in PERMISSIONS
-    if key.startswith(("work_order.", "production_order.")) or key == "schedule.apply"
+    if (key.startswith(("work_order.", "production_order.")) and key not in STOCK_ACTIONS)
+    or key == "schedule.apply"
 ]
 # What each action form sends; the others are buttons without fields.
 FORMS: dict[str, dict[str, str]] = {

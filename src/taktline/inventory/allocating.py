@@ -24,7 +24,8 @@ from taktline.db import new_id, transaction, utcnow
 from taktline.errors import Conflict, FieldError, NotFound, ValidationProblem
 from taktline.events import service as events
 from taktline.inventory import ledger
-from taktline.inventory.models import Allocation, EntryKind, Lot, LotStatus
+from taktline.inventory.kinds import EntryKind, LotStatus
+from taktline.inventory.models import Allocation, Lot
 from taktline.inventory.rules import Candidate, lot_refusal, pick
 from taktline.inventory.schemas import AllocateRequest
 from taktline.items.models import Item

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from taktline.db import new_id
 from taktline.errors import Conflict
-from taktline.inventory.models import EntryKind, InventoryEntry, Lot, LotStatus
+from taktline.inventory.kinds import EntryKind, LotStatus
+from taktline.inventory.models import InventoryEntry, Lot
 from taktline.inventory.rules import Balance, balance_refusal, entry_is_signed_right, status_after
-from taktline.items.models import Item, Tracking
+from taktline.items.kinds import Tracking
+from taktline.items.models import Item
 from taktline.permissions import Actor
 
 LOTS = cast(Table, Lot.__table__)

@@ -3,7 +3,6 @@
 entries, kept on the lot so that a check reads one row; the database refuses a negative
 on-hand and an allocation above on-hand (CHECK constraints), whatever runs at once."""
 
-import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -21,31 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taktline.db import Base, OrgScoped, new_id, utcnow
-
-
-class LotStatus(enum.StrEnum):
-    QUARANTINE = "QUARANTINE"  # awaiting QA release
-    AVAILABLE = "AVAILABLE"
-    HOLD = "HOLD"  # with a reason, a recall say
-    REJECTED = "REJECTED"
-    DEPLETED = "DEPLETED"  # nothing left on hand
-
-
-class LotOrigin(enum.StrEnum):
-    RECEIVED = "RECEIVED"
-    PRODUCED = "PRODUCED"
-
-
-class EntryKind(enum.StrEnum):
-    RECEIVE = "RECEIVE"
-    ADJUST = "ADJUST"  # a count corrected, with a reason
-    ALLOCATE = "ALLOCATE"  # reserved for a work order
-    RELEASE = "RELEASE"  # a reservation given back
-    PULL = "PULL"  # consumed by a work order
-    RETURN = "RETURN"  # a pull undone
-    PRODUCE = "PRODUCE"  # made by a work order
-    SCRAP = "SCRAP"
-
+from taktline.inventory.kinds import EntryKind, LotOrigin, LotStatus
 
 LOT_STATUS_ENUM = Enum(LotStatus, native_enum=False, length=16, validate_strings=True)
 
@@ -65,6 +40,10 @@ class Lot(OrgScoped, Base):
         # A code typed or scanned on the floor, whatever its item.
         Index("ix_lots_org_code", "org_id", "code"),
         Index("ix_lots_org_expires", "org_id", "expires_at"),
+        # The lists' filters by status and by owner, in id order; FSMA's ranges by date.
+        Index("ix_lots_org_status", "org_id", "status", "id"),
+        Index("ix_lots_org_owner", "org_id", "owner_id", "id"),
+        Index("ix_lots_org_made", "org_id", "made_at"),
         Index("ix_lots_work_order", "work_order_id"),
     )
 
@@ -101,6 +80,9 @@ class InventoryEntry(Base):
         Index("ix_inventory_entries_lot", "lot_id", "id"),
         # Genealogy walks: what a work order pulled and produced, and a lot's movements.
         Index("ix_inventory_entries_work_order", "work_order_id", "kind", "lot_id"),
+        # A trace's step from a lot to the work orders of its PULL or PRODUCE entries, and
+        # the sums of a (lot, work order)'s entries, read from the index alone (tracing.py).
+        Index("ix_inventory_entries_lot_kind", "lot_id", "kind", "work_order_id", "on_hand_change"),
         Index("ix_inventory_entries_org_at", "org_id", "at"),
     )
 

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from taktline.errors import Conflict, FieldError, ValidationProblem
 from taktline.inventory import ledger
-from taktline.inventory.models import EntryKind, Lot, LotOrigin
+from taktline.inventory.kinds import EntryKind, LotOrigin
+from taktline.inventory.models import Lot
 from taktline.inventory.receiving import new_lot, next_lot_code
 from taktline.inventory.rules import expiry
-from taktline.items.models import Item, Tracking
+from taktline.items.kinds import Tracking
+from taktline.items.models import Item
 from taktline.orders.models import LineItem, ProductionOrder
 from taktline.orgs.models import Facility
 from taktline.permissions import Actor

@@ -16,7 +16,8 @@ from taktline.db import transaction, utcnow
 from taktline.errors import Conflict, FieldError, NotFound, ValidationProblem
 from taktline.events import service as events
 from taktline.inventory import ledger
-from taktline.inventory.models import Allocation, EntryKind, InventoryEntry, Lot, LotStatus
+from taktline.inventory.kinds import EntryKind, LotStatus
+from taktline.inventory.models import Allocation, InventoryEntry, Lot
 from taktline.inventory.rules import Candidate, lot_refusal
 from taktline.inventory.schemas import PullRequest, ReturnRequest
 from taktline.orders.lifecycle import State

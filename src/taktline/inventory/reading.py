@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from taktline.errors import NotFound
 from taktline.inventory.allocating import in_item_unit
-from taktline.inventory.models import Allocation, EntryKind, InventoryEntry, Lot, LotStatus
+from taktline.inventory.kinds import EntryKind, LotStatus
+from taktline.inventory.models import Allocation, InventoryEntry, Lot
 from taktline.inventory.rules import (
     Need,
     first_to_wait,

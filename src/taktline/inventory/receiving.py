@@ -15,10 +15,12 @@ from taktline.errors import Conflict, FieldError, Loc, NotFound, ValidationProbl
 from taktline.events import service as events
 from taktline.inventory import ledger
 from taktline.inventory.allocating import release_lot_allocations
-from taktline.inventory.models import EntryKind, Lot, LotOrigin, LotStatus
+from taktline.inventory.kinds import EntryKind, LotOrigin, LotStatus
+from taktline.inventory.models import Lot
 from taktline.inventory.rules import STATUS_CHANGES, expiry, lot_code, status_refusal
 from taktline.inventory.schemas import AdjustRequest, ReceiptCreate, ScrapRequest, StatusRequest
-from taktline.items.models import Item, NewLotStatus, Tracking
+from taktline.items.kinds import NewLotStatus, Tracking
+from taktline.items.models import Item
 from taktline.orgs.models import Customer, Facility, Organisation
 from taktline.permissions import Actor, authorize
 

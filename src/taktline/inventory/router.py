@@ -14,7 +14,7 @@ from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
 from taktline.http import SessionDep, encode_cursor
 from taktline.inventory import allocating, pulling, reading, receiving
-from taktline.inventory.models import LotStatus
+from taktline.inventory.kinds import LotStatus
 from taktline.inventory.schemas import (
     AdjustRequest,
     AllocateRequest,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from taktline.inventory.models import EntryKind, LotStatus
-from taktline.items.models import AllocationStrategy
+from taktline.inventory.kinds import EntryKind, LotStatus
+from taktline.items.kinds import AllocationStrategy
 
 # --- a lot's status: QA and what follows from its balance ------------------------------------
 

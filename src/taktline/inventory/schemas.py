@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
 
 from taktline.db import QUANTITY_SCALE
-from taktline.inventory.models import EntryKind, LotOrigin, LotStatus
+from taktline.inventory.kinds import EntryKind, LotOrigin, LotStatus
 from taktline.schemas import (
     Code,
     Name,
@@ -274,6 +274,11 @@ class TraceNode(ResponseBody):
     expires_at: datetime | None = None
     production_order_id: uuid.UUID | None = None
     production_order_number: str | None = None
+    receipt_reference: str | None = Field(
+        default=None,
+        description="A received lot's reference document (a bill of lading), as its receipt "
+        "gave it.",
+    )
 
 
 class TraceEdge(ResponseBody):

@@ -10,36 +10,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from taktline.db import QUANTITY_SCALE, Base, OrgScoped, normalize
+from taktline.items.kinds import AllocationStrategy, NewLotStatus, Tracking
 
 
 class ItemType(enum.StrEnum):
     RAW_MATERIAL = "RAW_MATERIAL"
     WORK_IN_PROGRESS = "WORK_IN_PROGRESS"
     FINISHED_GOOD = "FINISHED_GOOD"
-
-
-class Tracking(enum.StrEnum):
-    """Whether an item's stock is kept lot by lot (LOT) or as one balance per facility (NONE:
-    shrink wrap is not lot-tracked)."""
-
-    LOT = "LOT"
-    NONE = "NONE"
-
-
-class AllocationStrategy(enum.StrEnum):
-    """Which lots an automatic allocation takes first: FEFO, the earliest expiry; FIFO, the
-    earliest received (or made)."""
-
-    FEFO = "FEFO"
-    FIFO = "FIFO"
-
-
-class NewLotStatus(enum.StrEnum):
-    """The status a new lot of the item starts in: QUARANTINE until QA releases it, or
-    AVAILABLE at once."""
-
-    QUARANTINE = "QUARANTINE"
-    AVAILABLE = "AVAILABLE"
 
 
 class UnitConversions(TypeDecorator[list[dict[str, Any]]]):

@@ -7,7 +7,8 @@ from biip.gtin import Gtin as ParsedGtin
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from taktline.db import QUANTITY_SCALE
-from taktline.items.models import AllocationStrategy, ItemType, NewLotStatus, Tracking
+from taktline.items.kinds import AllocationStrategy, NewLotStatus, Tracking
+from taktline.items.models import ItemType
 from taktline.schemas import (
     Code,
     Name,

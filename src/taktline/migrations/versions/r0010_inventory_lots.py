@@ -91,6 +91,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "item_id", "code", name=op.f("uq_lots_org_id_item_id_code")),
     )
     op.create_index("ix_lots_org_code", "lots", ["org_id", "code"], unique=False)
+    op.create_index("ix_lots_org_status", "lots", ["org_id", "status", "id"], unique=False)
+    op.create_index("ix_lots_org_owner", "lots", ["org_id", "owner_id", "id"], unique=False)
+    op.create_index("ix_lots_org_made", "lots", ["org_id", "made_at"], unique=False)
     op.create_index("ix_lots_org_expires", "lots", ["org_id", "expires_at"], unique=False)
     op.create_index(op.f("ix_lots_org_id"), "lots", ["org_id"], unique=False)
     op.create_index(
@@ -201,6 +204,12 @@ def upgrade() -> None:
         ["work_order_id", "kind", "lot_id"],
         unique=False,
     )
+    op.create_index(
+        "ix_inventory_entries_lot_kind",
+        "inventory_entries",
+        ["lot_id", "kind", "work_order_id", "on_hand_change"],
+        unique=False,
+    )
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -303,6 +312,7 @@ def downgrade() -> None:
         batch_op.drop_column("allocation_strategy")
         batch_op.drop_column("shelf_life_days")
         batch_op.drop_column("tracking")
+    op.drop_index("ix_inventory_entries_lot_kind", table_name="inventory_entries")
     op.drop_index("ix_inventory_entries_work_order", table_name="inventory_entries")
     op.drop_index("ix_inventory_entries_org_at", table_name="inventory_entries")
     op.drop_index("ix_inventory_entries_lot", table_name="inventory_entries")
@@ -312,6 +322,9 @@ def downgrade() -> None:
     op.drop_index("ix_allocations_lot", table_name="allocations")
     op.drop_table("allocations")
     op.drop_index("ix_lots_work_order", table_name="lots")
+    op.drop_index("ix_lots_org_status", table_name="lots")
+    op.drop_index("ix_lots_org_owner", table_name="lots")
+    op.drop_index("ix_lots_org_made", table_name="lots")
     op.drop_index("ix_lots_org_item_status", table_name="lots")
     op.drop_index(op.f("ix_lots_org_id"), table_name="lots")
     op.drop_index("ix_lots_org_expires", table_name="lots")

@@ -889,6 +889,7 @@ SCENARIOS.update(
         f"GET {API}/lots": _list("lots"),
         f"GET {API}/lots/{{lot_id}}": _lot_scenario("read", "GET"),
         f"GET {API}/lots/{{lot_id}}/entries": _lot_scenario("read", "GET", "/entries"),
+        f"GET {API}/lots/{{lot_id}}/events": _lot_scenario("read", "GET", "/events"),
         f"POST {API}/lots/{{lot_id}}/release": _lot_scenario("plan", "POST", "/release", held=True),
         f"POST {API}/lots/{{lot_id}}/hold": _lot_scenario("plan", "POST", "/hold", REASON),
         f"POST {API}/lots/{{lot_id}}/reject": _lot_scenario("plan", "POST", "/reject", REASON),

@@ -71,6 +71,13 @@ def test_hold_and_reject_need_a_reason_and_qa_is_for_planners(stock: Stock) -> N
     assert error_fields(assert_problem(stock.lot_action(lot, "hold", {}), 422)) == ["body.reason"]
     assert_problem(stock.lot_action(lot, "hold", {"reason": "recall"}, role="operator"), 403)
     held = expect(stock.lot_action(lot, "hold", {"reason": "supplier recall 2026-11"}))
+    trail = expect(
+        stock.client.get(f"{API}/lots/{lot['id']}/events", headers=stock.tenant.headers("viewer"))
+    )
+    assert [(e["action"], e["to_state"], e["reason"]) for e in trail] == [
+        ("receive", "AVAILABLE", None),
+        ("hold", "HOLD", "supplier recall 2026-11"),
+    ]
     assert held["status"] == "HOLD"
     assert held["status_reason"] == "supplier recall 2026-11"
 

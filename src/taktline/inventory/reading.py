@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from taktline.errors import NotFound
+from taktline.events import service as events
+from taktline.events.models import Event
 from taktline.inventory.allocating import in_item_unit
 from taktline.inventory.kinds import EntryKind, LotStatus
 from taktline.inventory.models import Allocation, InventoryEntry, Lot
@@ -136,6 +138,13 @@ def lot_entries(
     rows = session.scalars(stmt.order_by(InventoryEntry.id).limit(limit + 1)).all()
     page = [EntryOut.model_validate(r) for r in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)
+
+
+def lot_history(session: Session, actor: Actor, lot_id: uuid.UUID) -> Sequence[Event]:
+    """A lot's audit trail: its receipt, QA's decisions, adjustments and scrap, oldest first
+    (its quantities' every movement is its ledger)."""
+    lot = get_lot(session, actor, lot_id)
+    return events.for_entity(session, actor.org_id, lot.id)
 
 
 # --- a work order's materials ------------------------------------------------------------

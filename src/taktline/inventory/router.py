@@ -12,6 +12,7 @@ from pydantic import Field
 from taktline.api.deps import ActorDep, IfMatchDep, PageDep, set_etag
 from taktline.api.idempotency import IdempotencyKey, create_idempotently
 from taktline.api.routing import APIRouter
+from taktline.events.schemas import EventOut
 from taktline.http import SessionDep, encode_cursor
 from taktline.inventory import allocating, pulling, reading, receiving
 from taktline.inventory.kinds import LotStatus
@@ -102,6 +103,12 @@ def lot_entries(
     """The lot's ledger, oldest first: every movement, never edited."""
     found, last = reading.lot_entries(session, actor, lot_id, paging.after, paging.limit)
     return Page(items=found, next_cursor=encode_cursor(last) if last else None)
+
+
+@lots.get("/{lot_id}/events")
+def lot_events(lot_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[EventOut]:
+    """Its audit trail: the receipt, QA's decisions, adjustments and scrap, oldest first."""
+    return [EventOut.model_validate(e) for e in reading.lot_history(session, actor, lot_id)]
 
 
 def _add_status_route(action: str, summary: str) -> None:

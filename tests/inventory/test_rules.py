@@ -13,6 +13,7 @@ from taktline.inventory.rules import (
     Balance,
     Candidate,
     Need,
+    Supply,
     balance_refusal,
     entry_is_signed_right,
     expiry,
@@ -173,3 +174,20 @@ def test_the_work_that_needs_a_short_material_latest_waits_for_it() -> None:
         ("WO-3", Decimal(50)),
     ]
     assert waiting(needs, Decimal(150)) == []
+
+
+def test_what_open_work_will_make_covers_the_needs_after_its_planned_end() -> None:
+    def need(number: str, day: int) -> Need:
+        return Need(uuid.uuid4(), number, DAY + timedelta(days=day), Decimal(50),
+                    Decimal(0), Decimal(0))  # fmt: skip
+
+    needs = [need("WO-1", 1), need("WO-3", 3)]
+    batch = Supply(DAY + timedelta(days=2), Decimal(60))
+    unplanned = Supply(None, Decimal(500))
+    assert [(n.work_order_number, q) for n, q in waiting(needs, Decimal(10), [batch])] == [
+        ("WO-1", Decimal(40)),
+    ]
+    assert [n.work_order_number for n, _ in waiting(needs, Decimal(0), [unplanned])] == [
+        "WO-1",
+        "WO-3",
+    ]

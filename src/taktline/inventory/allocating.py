@@ -9,7 +9,7 @@ come before work orders in `orders.locks`, are only read."""
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -26,7 +26,7 @@ from taktline.events import service as events
 from taktline.inventory import ledger
 from taktline.inventory.kinds import EntryKind, LotStatus
 from taktline.inventory.models import Allocation, Lot
-from taktline.inventory.rules import Candidate, lot_refusal, pick
+from taktline.inventory.rules import Candidate, StockPool, lot_refusal
 from taktline.inventory.schemas import AllocateRequest
 from taktline.items.models import Item
 from taktline.orders.lifecycle import State
@@ -332,7 +332,10 @@ def _plan(
     by_item: dict[uuid.UUID, list[Candidate]] = defaultdict(list)
     for item_id, lot in lots:
         by_item[item_id].append(lot)
-    left = {lot.id: lot.available for _, lot in lots}
+    pools = {
+        item_id: StockPool(items[item_id].allocation_strategy, item_lots)
+        for item_id, item_lots in by_item.items()
+    }
     work_needs: dict[uuid.UUID, list[Need]] = defaultdict(list)
     for need in needs:
         work_needs[need.work_order_id].append(need)
@@ -340,10 +343,10 @@ def _plan(
     for w in sorted(work, key=lambda w: (w.planned_start or w.due_date or _FAR, w.number)):
         until = w.planned_end or w.due_date
         for need in work_needs[w.id]:
-            pool = [replace(c, available=left[c.id]) for c in by_item.get(need.item_id, [])]
-            strategy = items[need.item_id].allocation_strategy
-            for lot, quantity in pick(strategy, pool, need.wanted, until, w.owner_id):
-                left[lot.id] -= quantity
+            pool = pools.get(need.item_id)
+            if pool is None:
+                continue
+            for lot, quantity in pool.take(need.wanted, until, w.owner_id):
                 taken.append((need, lot.id, quantity))
     return taken
 

@@ -21,7 +21,7 @@ from taktline.inventory.kinds import EntryKind, LotStatus
 from taktline.inventory.models import Allocation, InventoryEntry, Lot
 from taktline.inventory.rules import (
     Need,
-    first_to_wait,
+    Supply,
     reconcile,
     status_actions,
     waiting,
@@ -282,10 +282,11 @@ def shortages(
     for item_id, item_needs in demand.needs.items():
         on_hand, held = demand.stock.get(item_id, (Decimal(0), Decimal(0)))
         available = on_hand - held
-        short = max(sum((n.open for n in item_needs), Decimal(0)) - available, Decimal(0))
+        lacking = waiting(item_needs, available, demand.supplies.get(item_id, ()))
+        short = sum((q for _, q in lacking), Decimal(0))
         if short <= 0:
             continue
-        first = first_to_wait(item_needs, available)
+        first = lacking[0][0]
         item = demand.items[item_id]
         out.append(
             ShortageOut(
@@ -298,8 +299,8 @@ def shortages(
                 allocated=held,
                 available=available,
                 short=short,
-                first_waiting_work_order_id=first.work_order_id if first else None,
-                first_waiting_work_order=first.work_order_number if first else None,
+                first_waiting_work_order_id=first.work_order_id,
+                first_waiting_work_order=first.work_order_number,
             )
         )
     out.sort(key=lambda s: (-s.short, s.item_sku))
@@ -330,7 +331,8 @@ def material_waits(
     for item_id, item_needs in demand.needs.items():
         on_hand, held = demand.stock.get(item_id, (Decimal(0), Decimal(0)))
         item = demand.items[item_id]
-        for need, lacking in waiting(item_needs, on_hand - held):
+        supplies = demand.supplies.get(item_id, ())
+        for need, lacking in waiting(item_needs, on_hand - held, supplies):
             if need.work_order_id in wanted:
                 found[need.work_order_id].append(MaterialWait(item.sku, item.unit, lacking))
     return found
@@ -341,11 +343,13 @@ class _Demand:
     needs: dict[uuid.UUID, list[Need]]  # by item, what open work still needs of it
     items: dict[uuid.UUID, Item]
     stock: dict[uuid.UUID, tuple[Decimal, Decimal]]  # by item: AVAILABLE on hand, allocated
+    supplies: dict[uuid.UUID, list[Supply]]  # by item, what open work will still make of it
 
 
 def _demand(session: Session, org_id: uuid.UUID, where: Sequence[Any]) -> _Demand:
     """What open work needs of each item (`where` narrows the materials), net of what is
-    allocated to it or was pulled for it, and the stock of those items: five statements."""
+    allocated to it or was pulled for it; the stock of those items, and what open work will
+    make of them: six statements."""
     when = func.coalesce(WorkOrder.planned_start, WorkOrder.due_date)
     rows: Any = session.execute(
         select(
@@ -365,7 +369,7 @@ def _demand(session: Session, org_id: uuid.UUID, where: Sequence[Any]) -> _Deman
         )
     ).all()
     if not rows:
-        return _Demand({}, {}, {})
+        return _Demand({}, {}, {}, {})
     item_ids = {r.item_id for r in rows}
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
     wo_ids = list({r.work_order_id for r in rows})
@@ -399,6 +403,23 @@ def _demand(session: Session, org_id: uuid.UUID, where: Sequence[Any]) -> _Deman
             .group_by(Lot.item_id)
         )
     }
+    supplies: dict[uuid.UUID, list[Supply]] = defaultdict(list)
+    for item_id, quantity, produced, unit, planned_end in session.execute(
+        select(
+            WorkOrder.item_id,
+            WorkOrder.quantity,
+            WorkOrder.quantity_produced,
+            WorkOrder.unit,
+            WorkOrder.planned_end,
+        ).where(
+            WorkOrder.org_id == org_id,
+            WorkOrder.item_id.in_(item_ids),
+            WorkOrder.state.in_(sorted(OPEN_STATES)),
+        )
+    ):
+        still = in_item_unit(items[item_id], quantity - produced, unit)
+        if still > 0:
+            supplies[item_id].append(Supply(planned_end, still))
     needs: dict[uuid.UUID, list[Need]] = defaultdict(list)
     for r in rows:
         needs[r.item_id].append(
@@ -408,4 +429,4 @@ def _demand(session: Session, org_id: uuid.UUID, where: Sequence[Any]) -> _Deman
                 allocated[r.id], pulled[(r.work_order_id, r.item_id)],
             )
         )  # fmt: skip
-    return _Demand(needs, items, stock)
+    return _Demand(needs, items, stock, supplies)

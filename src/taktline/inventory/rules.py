@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from taktline.inventory.kinds import EntryKind, LotStatus
@@ -160,12 +160,23 @@ class Candidate:
     available: Decimal
 
 
+def may_take(lot: Candidate, needed_until: datetime | None, order_owner: uuid.UUID | None) -> bool:
+    """Whether a work order may take this lot (`lot_refusal` says why not)."""
+    return (
+        lot.status is LotStatus.AVAILABLE
+        and (lot.owner_id is None or lot.owner_id == order_owner)
+        and (lot.expires_at is None or needed_until is None or lot.expires_at >= needed_until)
+    )
+
+
 def lot_refusal(
     lot: Candidate, needed_until: datetime | None, order_owner: uuid.UUID | None
 ) -> str | None:
     """Why a work order may not take this lot, or None: only AVAILABLE lots, that do not
     expire before the work order ends (`needed_until`), of the manufacturer's own or the
     order's owner's (never another customer's)."""
+    if may_take(lot, needed_until, order_owner):
+        return None
     name = f"Lot {lot.code}" if lot.code else "The balance"
     if lot.status is not LotStatus.AVAILABLE:
         return f"{name} is {lot.status}; only AVAILABLE lots may be used."
@@ -192,6 +203,37 @@ def pick_order(strategy: AllocationStrategy, lots: Iterable[Candidate]) -> list[
     return sorted(lots, key=lambda lot: (lot.made_at, expiry(lot), lot.code or "", lot.id))
 
 
+class StockPool:
+    """One item's lots in the strategy's order, and what is left of each as needs take from
+    them in turn: the lots are sorted once however many needs are picked (a week's work
+    orders), and the used-up ones at the front are stepped over once."""
+
+    def __init__(self, strategy: AllocationStrategy, lots: Iterable[Candidate]) -> None:
+        self.lots = pick_order(strategy, lots)
+        self.left = [lot.available for lot in self.lots]
+        self.first = 0
+
+    def take(
+        self, wanted: Decimal, needed_until: datetime | None, order_owner: uuid.UUID | None
+    ) -> list[tuple[Candidate, Decimal]]:
+        """The lots a need of `wanted` takes, each as far as what is left of it goes, until
+        nothing more is wanted; less than wanted when stock is short (the rest is short)."""
+        while self.first < len(self.lots) and self.left[self.first] <= 0:
+            self.first += 1
+        taken: list[tuple[Candidate, Decimal]] = []
+        for i in range(self.first, len(self.lots)):
+            if wanted <= 0:
+                break
+            lot = self.lots[i]
+            if self.left[i] <= 0 or not may_take(lot, needed_until, order_owner):
+                continue
+            quantity = min(self.left[i], wanted)
+            self.left[i] -= quantity
+            wanted -= quantity
+            taken.append((lot, quantity))
+        return taken
+
+
 def pick(
     strategy: AllocationStrategy,
     lots: Iterable[Candidate],
@@ -199,19 +241,8 @@ def pick(
     needed_until: datetime | None,
     order_owner: uuid.UUID | None,
 ) -> list[tuple[Candidate, Decimal]]:
-    """What an automatic allocation takes for `wanted`: the lots it may take, in the
-    strategy's order, each as far as it is available, until nothing more is wanted. Less
-    than wanted when stock is short: the rest is the shortage."""
-    taken: list[tuple[Candidate, Decimal]] = []
-    for lot in pick_order(strategy, lots):
-        if wanted <= 0:
-            break
-        if lot.available <= 0 or lot_refusal(lot, needed_until, order_owner) is not None:
-            continue
-        quantity = min(lot.available, wanted)
-        taken.append((lot, quantity))
-        wanted -= quantity
-    return taken
+    """What an automatic allocation takes for one need (see `StockPool`)."""
+    return StockPool(strategy, lots).take(wanted, needed_until, order_owner)
 
 
 # --- new lots ------------------------------------------------------------------------------
@@ -313,14 +344,33 @@ class Need:
         return max(self.required - self.allocated - self.pulled, Decimal(0))
 
 
-def waiting(needs: Sequence[Need], available: Decimal) -> list[tuple[Need, Decimal]]:
-    """The work orders (by when they need the material) that the available stock does not
-    cover, once the ones before them took theirs, each with how much it lacks."""
+@dataclass(frozen=True)
+class Supply:
+    """What open work will make of an item, and when (its planned end; None: not planned)."""
+
+    at: datetime | None
+    quantity: Decimal
+
+
+def waiting(
+    needs: Sequence[Need], available: Decimal, supplies: Sequence[Supply] = ()
+) -> list[tuple[Need, Decimal]]:
+    """The work orders (by when they need the material) that stock does not cover, once the
+    ones before them took theirs, each with how much it lacks. Stock is what is available
+    now and, from its planned end, what open work will make of the item (work in progress:
+    juice for the bottling); a supply that is not planned covers nothing."""
+    coming = sorted((s for s in supplies if s.at is not None), key=lambda s: s.at or _EPOCH)
     left = available
+    next_supply = 0
     short: list[tuple[Need, Decimal]] = []
     for need in sorted(
         needs, key=lambda n: (n.needed_at is None, n.needed_at, n.work_order_number)
     ):
+        while next_supply < len(coming) and (
+            need.needed_at is None or (coming[next_supply].at or _EPOCH) <= need.needed_at
+        ):
+            left += coming[next_supply].quantity
+            next_supply += 1
         lacking = max(need.open - left, Decimal(0))
         left = max(left - need.open, Decimal(0))
         if lacking > 0:
@@ -328,7 +378,12 @@ def waiting(needs: Sequence[Need], available: Decimal) -> list[tuple[Need, Decim
     return short
 
 
-def first_to_wait(needs: Sequence[Need], available: Decimal) -> Need | None:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def first_to_wait(
+    needs: Sequence[Need], available: Decimal, supplies: Sequence[Supply] = ()
+) -> Need | None:
     """The first work order that will wait for the material (see `waiting`)."""
-    found = waiting(needs, available)
+    found = waiting(needs, available, supplies)
     return found[0][0] if found else None

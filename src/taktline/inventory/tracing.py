@@ -53,6 +53,7 @@ from taktline.inventory.models import InventoryEntry, Lot
 from taktline.inventory.schemas import TraceEdge, TraceNode, TraceOut
 from taktline.items.models import Item
 from taktline.orders.models import ProductionOrder, WorkOrder
+from taktline.orders.reading import unindexed
 from taktline.orgs.models import Customer, Facility
 from taktline.permissions import Actor, authorize
 
@@ -154,7 +155,8 @@ _LOT_FACTS = (
     .join(Item, Item.id == Lot.item_id)
     .join(Facility, Facility.id == Lot.facility_id)
     .outerjoin(Customer, Customer.id == Lot.owner_id)
-    .where(Lot.org_id == bindparam("org"), Lot.id.in_(bindparam("ids", expanding=True)))
+    # (the organisation as a check, not a way in: SQLite would walk all its lots by it)
+    .where(unindexed(Lot.org_id) == bindparam("org"), Lot.id.in_(bindparam("ids", expanding=True)))
 )  # fmt: skip
 _WORK_ORDER_FACTS = (
     select(
@@ -166,7 +168,8 @@ _WORK_ORDER_FACTS = (
     .outerjoin(ProductionOrder, ProductionOrder.id == WorkOrder.production_order_id)
     .outerjoin(Customer, Customer.id == ProductionOrder.owner_id)
     .where(
-        WorkOrder.org_id == bindparam("org"), WorkOrder.id.in_(bindparam("ids", expanding=True))
+        unindexed(WorkOrder.org_id) == bindparam("org"),
+        WorkOrder.id.in_(bindparam("ids", expanding=True)),
     )
 )  # fmt: skip
 

@@ -915,7 +915,8 @@ def test_each_page_runs_a_fixed_number_of_queries_however_much_there_is(
     make_order(client, tenant, plant, [wo_body(plant, at(40))], schedule=False)
 
     assert counts() == few
-    assert max(few) <= 20
+    # (the floor's cards read their work's materials, allocations and pulls: 22)
+    assert max(few) <= 24
 
 
 # --- the demo data (bench/portal_pages.py times these pages) -------------------------------

@@ -24,6 +24,9 @@ from taktline.schemas import (
     shortest,
 )
 
+# A quantity answered in its shortest exact form: 1.53, not 1.530; 1275, not 1275.0.
+Amount = Annotated[Decimal, AfterValidator(shortest)]
+
 Reference = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100),
@@ -87,9 +90,9 @@ class LotOut(RecordOut):
     supplier: str | None
     supplier_lot_code: str | None
     unit: str
-    quantity_on_hand: Decimal
-    quantity_allocated: Decimal
-    quantity_available: Decimal
+    quantity_on_hand: Amount
+    quantity_allocated: Amount
+    quantity_available: Amount
     work_order_id: uuid.UUID | None
     allowed_actions: list[str]
 
@@ -98,8 +101,8 @@ class EntryOut(ResponseBody):
     id: uuid.UUID
     lot_id: uuid.UUID
     kind: EntryKind
-    on_hand_change: Decimal
-    allocated_change: Decimal
+    on_hand_change: Amount
+    allocated_change: Amount
     work_order_id: uuid.UUID | None
     line_item_id: uuid.UUID | None
     substitution: bool
@@ -189,7 +192,7 @@ class AllocationOut(ResponseBody):
     material_id: uuid.UUID
     lot_id: uuid.UUID
     lot_code: str | None
-    quantity: Decimal
+    quantity: Amount
     expires_at: datetime | None
 
 
@@ -197,8 +200,8 @@ class PullOut(ResponseBody):
     id: uuid.UUID
     lot_id: uuid.UUID
     lot_code: str | None
-    quantity: Decimal
-    returned: Decimal
+    quantity: Amount
+    returned: Amount
     substitution: bool
     line_item_id: uuid.UUID | None
     at: datetime
@@ -216,19 +219,19 @@ class MaterialOut(ResponseBody):
     item_sku: str
     item_name: str
     tracking: str
-    quantity: Decimal
+    quantity: Amount
     unit: str
     bom_input_id: uuid.UUID | None
-    required: Decimal
+    required: Amount
     item_unit: str
-    allocated: Decimal
-    pulled: Decimal = Field(description="Pulled, less what was returned.")
-    short: Decimal = Field(description="Required, less what is allocated or pulled.")
-    expected: Decimal | None = Field(
+    allocated: Amount
+    pulled: Amount = Field(description="Pulled, less what was returned.")
+    short: Amount = Field(description="Required, less what is allocated or pulled.")
+    expected: Amount | None = Field(
         description="Once COMPLETED: the requirement scaled to what was produced."
     )
-    variance: Decimal | None = Field(description="Pulled less expected.")
-    variance_percent: Decimal | None
+    variance: Amount | None = Field(description="Pulled less expected.")
+    variance_percent: Amount | None
     flagged: bool = Field(description="The variance is beyond the organisation's tolerance.")
     allocations: list[AllocationOut]
     pulls: list[PullOut]
@@ -239,11 +242,11 @@ class ShortageOut(ResponseBody):
     item_sku: str
     item_name: str
     unit: str
-    required: Decimal
-    on_hand: Decimal
-    allocated: Decimal
-    available: Decimal
-    short: Decimal
+    required: Amount
+    on_hand: Amount
+    allocated: Amount
+    available: Amount
+    short: Amount
     first_waiting_work_order_id: uuid.UUID | None
     first_waiting_work_order: str | None
 
@@ -287,7 +290,7 @@ class TraceEdge(ResponseBody):
 
     source: uuid.UUID
     target: uuid.UUID
-    quantity: Decimal
+    quantity: Amount
     unit: str
 
 

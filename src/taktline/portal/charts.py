@@ -491,3 +491,191 @@ def bar_chart(
         reference_y=round(y_of(reference), 2) if reference is not None else None,
         reference_label=reference_label,
     )
+
+
+# --- the trace of a lot --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceNodeIn:
+    key: str
+    column: int
+    """Steps from the traced lot, the way material flows: negative upstream (what went into
+    it), 0 the lot itself, positive downstream (what it went into)."""
+    lines: tuple[str, ...]
+    """Its label (drawn bold), then a line or two beneath: the item, the status."""
+    title: str
+    """The tooltip and the accessible name: everything about the node."""
+    href: str
+    css: str
+    root: bool = False
+
+
+@dataclass(frozen=True)
+class TraceEdgeIn:
+    source: str
+    target: str
+    label: str
+    """What flowed: "120 ea"."""
+
+
+@dataclass(frozen=True)
+class PlacedNode:
+    key: str
+    x: float
+    y: float
+    width: float
+    height: float
+    lines: tuple[str, ...]
+    title: str
+    href: str
+    css: str
+    root: bool
+
+    def line_y(self, index: int) -> float:
+        return round(self.y + TRACE_PADDING + 12 + index * TRACE_LINE, 2)
+
+    @property
+    def text_x(self) -> float:
+        return round(self.x + TRACE_PADDING, 2)
+
+
+@dataclass(frozen=True)
+class PlacedEdge:
+    path: str
+    """The SVG path: a curve from the source's right side to the target's left side."""
+    label: str
+    label_x: float
+    label_y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class ColumnLabel:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TraceGraph:
+    width: float
+    height: float
+    nodes: list[PlacedNode]
+    edges: list[PlacedEdge]
+    columns: list[ColumnLabel]
+
+
+TRACE_PADDING = 8.0
+TRACE_LINE = 15.0
+# A generous average advance of a character of 11-12 px text, to cut lines that would not fit.
+TRACE_CHAR_WIDTH = 6.6
+
+
+def fit_text(text: str, width: float) -> str:
+    """`text` cut (with an ellipsis) to what fits in `width` pixels."""
+    room = max(1, int(width / TRACE_CHAR_WIDTH))
+    return text if len(text) <= room else text[: room - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def column_name(column: int) -> str:
+    """What a column of the trace holds, seen from the traced lot."""
+    if column == 0:
+        return "this lot"
+    if column < 0:
+        return "made by" if column % 2 else f"from · {-column // 2} back"
+    return "used by" if column % 2 else f"into · {column // 2} on"
+
+
+def trace_graph(
+    nodes: Sequence[TraceNodeIn],
+    edges: Sequence[TraceEdgeIn],
+    *,
+    box_width: float = 176,
+    column_gap: float = 72,
+    row_gap: float = 14,
+    top: float = 26,
+    margin: float = 8,
+) -> TraceGraph:
+    """Lays a genealogy out in columns by steps from the traced lot, upstream on the left:
+    material flows left to right. Within a column, nodes are ordered by where their
+    neighbours nearer the traced lot stand (the mean of their rows), so that few edges
+    cross; ties keep the order given (nearest first, then by label). Edges between nodes
+    that are not both drawn are left out."""
+    lines = max((len(n.lines) for n in nodes), default=1)
+    box_height = 2 * TRACE_PADDING + 12 + (lines - 1) * TRACE_LINE + 4
+    by_column: dict[int, list[TraceNodeIn]] = {}
+    for n in nodes:
+        by_column.setdefault(n.column, []).append(n)
+    column_of = {n.key: n.column for n in nodes}
+    drawn = [e for e in edges if e.source in column_of and e.target in column_of]
+    neighbours: dict[str, list[str]] = {}
+    for e in drawn:
+        neighbours.setdefault(e.source, []).append(e.target)
+        neighbours.setdefault(e.target, []).append(e.source)
+    row: dict[str, float] = {}
+    columns = sorted(by_column)
+    # From the traced lot outwards, each column ordered by its neighbours already placed.
+    for column in sorted(columns, key=abs):
+        inward = column - 1 if column > 0 else column + 1
+
+        def weight(n: TraceNodeIn, inward: int = inward) -> float:
+            near = [
+                row[k] for k in neighbours.get(n.key, []) if column_of.get(k) == inward and k in row
+            ]
+            return sum(near) / len(near) if near else float("inf")
+
+        placed = sorted(enumerate(by_column[column]), key=lambda pair: (weight(pair[1]), pair[0]))
+        by_column[column] = [n for _, n in placed]
+        for i, n in enumerate(by_column[column]):
+            row[n.key] = i
+    tallest = max((len(v) for v in by_column.values()), default=1)
+    height = top + tallest * (box_height + row_gap) - row_gap + margin
+    first = columns[0] if columns else 0
+    placed_nodes: dict[str, PlacedNode] = {}
+    labels = []
+    for column in columns:
+        x = margin + (column - first) * (box_width + column_gap)
+        labels.append(ColumnLabel(round(x, 2), column_name(column)))
+        stack = by_column[column]
+        # Each column centred on the height of the tallest.
+        offset = (tallest - len(stack)) * (box_height + row_gap) / 2
+        for i, n in enumerate(stack):
+            y = top + offset + i * (box_height + row_gap)
+            placed_nodes[n.key] = PlacedNode(
+                key=n.key,
+                x=round(x, 2),
+                y=round(y, 2),
+                width=box_width,
+                height=box_height,
+                lines=tuple(fit_text(t, box_width - 2 * TRACE_PADDING) for t in n.lines),
+                title=n.title,
+                href=n.href,
+                css=n.css,
+                root=n.root,
+            )
+    placed_edges = []
+    for e in drawn:
+        a, b = placed_nodes[e.source], placed_nodes[e.target]
+        x0, y0 = a.x + a.width, a.y + a.height / 2
+        x1, y1 = b.x, b.y + b.height / 2
+        bend = (x1 - x0) / 2
+        placed_edges.append(
+            PlacedEdge(
+                path=(
+                    f"M {x0:.2f} {y0:.2f} C {x0 + bend:.2f} {y0:.2f}, "
+                    f"{x1 - bend:.2f} {y1:.2f}, {x1:.2f} {y1:.2f}"
+                ),
+                label=e.label,
+                label_x=round((x0 + x1) / 2, 2),
+                label_y=round((y0 + y1) / 2 - 4, 2),
+                title=f"{a.lines[0]} → {b.lines[0]}: {e.label}",
+            )
+        )
+    span = columns[-1] - first + 1 if columns else 1
+    return TraceGraph(
+        width=round(2 * margin + span * box_width + (span - 1) * column_gap, 2),
+        height=round(height, 2),
+        nodes=list(placed_nodes.values()),
+        edges=placed_edges,
+        columns=labels,
+    )

@@ -25,13 +25,17 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from taktline.boms.models import BomInput, BomOperation, BomVersion, VersionStatus
-from taktline.db import UTCDateTime
+from taktline.db import Quantity, UTCDateTime
 from taktline.errors import NotFound
+from taktline.inventory.kinds import LotStatus
+from taktline.inventory.models import InventoryEntry, Lot
+from taktline.inventory.schemas import EntryOut
 from taktline.items.models import Item
 from taktline.orders import reading
 from taktline.orders.lifecycle import (
@@ -1030,3 +1034,201 @@ def operation_of(session: Session, org_id: uuid.UUID, line_item_id: uuid.UUID | 
     return session.scalar(
         select(LineItem.operation).where(LineItem.id == line_item_id, LineItem.org_id == org_id)
     )
+
+
+# --- stock: the inventory page, the lot page, the floor's materials ------------------------
+
+# Within this many days a lot is "expiring" on the inventory page.
+EXPIRING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """An item's stock, summed over its lots (those the page's filters choose)."""
+
+    item_id: uuid.UUID
+    sku: str
+    name: str
+    unit: str
+    tracking: str
+    lots: int
+    """Lots with something on hand."""
+    on_hand: Decimal
+    allocated: Decimal
+    available: Decimal
+    """On hand less allocated, of AVAILABLE lots only: what may still be allocated."""
+    quarantined: Decimal
+    held: Decimal
+    """On HOLD or REJECTED."""
+    expiring: Decimal
+    """On hand of lots that expire within EXPIRING_DAYS (or have expired)."""
+    expiring_lots: int
+    expired: Decimal
+
+
+@dataclass(frozen=True)
+class StockFilter:
+    q: str | None = None
+    status: str | None = None
+    owner_id: uuid.UUID | None = None
+    own_only: bool = False
+    """Only the manufacturer's own stock (lots without a customer owner)."""
+
+    @property
+    def of_lots(self) -> bool:
+        return self.status is not None or self.owner_id is not None or self.own_only
+
+
+def stock_by_item(
+    session: Session,
+    org_id: uuid.UUID,
+    f: StockFilter,
+    now: datetime,
+    after: uuid.UUID | None,
+    limit: int,
+) -> tuple[list[StockRow], uuid.UUID | None]:
+    """A page of items in SKU order with their stock: one aggregate query over their lots
+    (along the lots' (org, item, status) index). Without a filter of lots every item is
+    listed, with or without stock; with one, only items that have such lots."""
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    has_stock = Lot.quantity_on_hand > 0
+    expiring = and_(has_stock, Lot.expires_at.is_not(None), Lot.expires_at < soon)
+    expired = and_(has_stock, Lot.expires_at.is_not(None), Lot.expires_at < now)
+
+    def total(value: Any, when: Any = None) -> Any:
+        summed = value if when is None else case((when, value), else_=0)
+        return type_coerce(func.coalesce(func.sum(summed), 0), Quantity())
+
+    def counted(when: Any) -> Any:
+        return func.coalesce(func.sum(case((when, 1), else_=0)), 0)
+
+    lots = select(
+        Lot.item_id.label("item_id"),
+        counted(has_stock).label("lots"),
+        total(Lot.quantity_on_hand).label("on_hand"),
+        total(Lot.quantity_allocated).label("allocated"),
+        total(
+            Lot.quantity_on_hand - Lot.quantity_allocated, Lot.status == LotStatus.AVAILABLE
+        ).label("available"),
+        total(Lot.quantity_on_hand, Lot.status == LotStatus.QUARANTINE).label("quarantined"),
+        total(Lot.quantity_on_hand, Lot.status.in_([LotStatus.HOLD, LotStatus.REJECTED])).label(
+            "held"
+        ),
+        total(Lot.quantity_on_hand, expiring).label("expiring"),
+        counted(expiring).label("expiring_lots"),
+        total(Lot.quantity_on_hand, expired).label("expired"),
+    ).where(Lot.org_id == org_id)
+    if f.status is not None:
+        lots = lots.where(Lot.status == f.status)
+    if f.owner_id is not None:
+        lots = lots.where(Lot.owner_id == f.owner_id)
+    elif f.own_only:
+        lots = lots.where(Lot.owner_id.is_(None))
+    sums = lots.group_by(Lot.item_id).subquery()
+    stmt = select(Item.id, Item.sku, Item.name, Item.unit, Item.tracking, sums).where(
+        Item.org_id == org_id
+    )
+    if f.of_lots:
+        stmt = stmt.join(sums, sums.c.item_id == Item.id)
+    else:
+        stmt = stmt.outerjoin(sums, sums.c.item_id == Item.id)
+    if f.q:
+        pattern = f"%{f.q.lower()}%"
+        stmt = stmt.where(func.lower(Item.sku).like(pattern) | func.lower(Item.name).like(pattern))
+    if after is not None:
+        last = aliased(Item)
+        stmt = stmt.where(
+            Item.sku
+            > select(last.sku).where(last.id == after, last.org_id == org_id).scalar_subquery()
+        )
+    rows = session.execute(stmt.order_by(Item.sku).limit(limit + 1)).all()
+    zero = Decimal(0)
+    page = [
+        StockRow(
+            item_id=r.id,
+            sku=r.sku,
+            name=r.name,
+            unit=r.unit,
+            tracking=str(r.tracking),
+            lots=int(r.lots or 0),
+            on_hand=r.on_hand if r.on_hand is not None else zero,
+            allocated=r.allocated if r.allocated is not None else zero,
+            available=r.available if r.available is not None else zero,
+            quarantined=r.quarantined if r.quarantined is not None else zero,
+            held=r.held if r.held is not None else zero,
+            expiring=r.expiring if r.expiring is not None else zero,
+            expiring_lots=int(r.expiring_lots or 0),
+            expired=r.expired if r.expired is not None else zero,
+        )
+        for r in rows[:limit]
+    ]
+    return page, (page[-1].item_id if len(rows) > limit else None)
+
+
+@dataclass(frozen=True)
+class FacilityRef:
+    id: uuid.UUID
+    name: str
+    timezone: str
+
+
+def facilities_by_id(
+    session: Session, org_id: uuid.UUID, ids: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, FacilityRef]:
+    """The organisation's facilities (these, or all), by id."""
+    stmt = select(Facility.id, Facility.name, Facility.timezone).where(Facility.org_id == org_id)
+    if ids is not None:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        stmt = stmt.where(Facility.id.in_(wanted))
+    return {
+        i: FacilityRef(i, name, tz) for i, name, tz in session.execute(stmt.order_by(Facility.name))
+    }
+
+
+def facility_options(session: Session, org_id: uuid.UUID) -> Options:
+    return [(str(f.id), f.name) for f in facilities_by_id(session, org_id).values()]
+
+
+def work_order_numbers_by_id(
+    session: Session, org_id: uuid.UUID, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """The numbers of the organisation's work orders named in a ledger or a trace."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(WorkOrder.id, WorkOrder.number).where(
+            WorkOrder.org_id == org_id, WorkOrder.id.in_(wanted)
+        )
+    )
+    return dict(rows.all())
+
+
+def work_orders_by_id(
+    session: Session, org_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> list[WorkOrder]:
+    """The organisation's work orders of these ids (the floor's, whose materials it shows)."""
+    wanted = set(ids)
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(WorkOrder).where(WorkOrder.org_id == org_id, WorkOrder.id.in_(wanted))
+        )
+    )
+
+
+def lot_entries_newest_first(
+    session: Session, lot_id: uuid.UUID, before: uuid.UUID | None, limit: int
+) -> tuple[list[EntryOut], uuid.UUID | None]:
+    """A page of a lot's ledger, the newest first (ids are ordered by creation), from before
+    the entry `before`; the caller has read the lot as the actor (inventory.reading.get_lot),
+    which checks its organisation. Along the entries' (lot, id) index."""
+    stmt = select(InventoryEntry).where(InventoryEntry.lot_id == lot_id)
+    if before is not None:
+        stmt = stmt.where(InventoryEntry.id < before)
+    rows = session.scalars(stmt.order_by(InventoryEntry.id.desc()).limit(limit + 1)).all()
+    page = [EntryOut.model_validate(r) for r in rows[:limit]]
+    return page, (page[-1].id if len(rows) > limit else None)

@@ -17,6 +17,7 @@ from taktline.portal.pages import (
     boms,
     dashboard,
     floor,
+    inventory,
     items,
     production_orders,
     resources,
@@ -161,5 +162,6 @@ def install(app: FastAPI) -> None:
         floor,
         boms,
         items,
+        inventory,
     ):
         app.include_router(screen.router)

@@ -18,10 +18,14 @@ from taktline import permissions
 from taktline.boms import reading as boms_reading
 from taktline.errors import Problem, ValidationProblem
 from taktline.http import SessionDep, encode_cursor
+from taktline.inventory import allocating
 from taktline.inventory import reading as stock
+from taktline.inventory.rules import yield_percent
+from taktline.inventory.schemas import AllocateRequest, MaterialOut
 from taktline.orders import editing, reading
 from taktline.orders.lifecycle import (
     FINISHED_LINE_ITEM,
+    OPEN_STATES,
     LineItemStatus,
     Punctuality,
     State,
@@ -33,7 +37,7 @@ from taktline.orders.schemas import LineItemIn, WorkOrderCreate, WorkOrderOut, W
 from taktline.permissions import authorize
 from taktline.portal import forms, queries
 from taktline.portal.action_routes import Attempt, add_action_routes
-from taktline.portal.format import decimal_text, local_input, timeline
+from taktline.portal.format import decimal_text, local_input, quantity, timeline
 from taktline.portal.forms import LABELS, Filters, Labels, form_errors
 from taktline.portal.web import FormDep, PortalUser, UserDep, redirect, render
 
@@ -356,6 +360,17 @@ def _work_order_page(
         line_names={li.id: f"{li.sequence} · {li.operation}" for li in out.line_items},
         materials=materials,
         material_items=queries.items_by_id(session, (m.item_id for m in materials)),
+        shortages=shortages(materials) if wo.state in OPEN_STATES else [],
+        allocations_editable=allocating.allocations_editable(wo.state),
+        may_allocate=allocating.allocations_editable(wo.state) and user.may("allocate"),
+        may_release=allocating.allocations_editable(wo.state) and user.may("release_allocation"),
+        completed=wo.state is State.COMPLETED,
+        yield_percent=(
+            yield_percent(wo.quantity_produced, wo.quantity)
+            if wo.state is State.COMPLETED
+            else None
+        ),
+        shown_per_material=LOTS_SHOWN,
         generated_from=generated_from,
         problem=problem,
         failure=failure,
@@ -363,6 +378,68 @@ def _work_order_page(
         posted=posted or {},
         errors=failure.fields,
     )
+
+
+# --- its materials: allocating and releasing ----------------------------------------------------
+
+# Allocations and pulls listed per material on the page (the API lists them all).
+LOTS_SHOWN = 20
+
+
+def shortages(materials: Sequence[MaterialOut]) -> list[str]:
+    """What is still short, plainly: "short 120 ea of CAP-38"."""
+    return [
+        f"short {quantity(m.short)} {m.item_unit} of {m.item_sku}" for m in materials if m.short > 0
+    ]
+
+
+@router.post("/work-orders/{wo_id}/materials/allocate")
+def work_order_allocate(
+    wo_id: uuid.UUID, request: Request, session: SessionDep, user: UserDep, fields: FormDep
+) -> Response:
+    """Auto-allocation: each material's open quantity from its item's lots, by the item's
+    strategy (FEFO or FIFO)."""
+    posted = dict(fields)
+    try:
+        version = forms.read_version(fields)
+        forms.parse(None, fields, user.zone)
+        allocating.allocate(session, user.actor, wo_id, AllocateRequest(auto=True), version)
+    except Problem as problem:
+        return _work_order_page(
+            request, session, user, wo_id, problem=problem, failed="allocate", posted=posted
+        )
+    wo = reading.get_work_order(session, user.actor, wo_id)
+    short = shortages(stock.materials_of(session, user.actor, wo_id))
+    said = f"still {'; '.join(short)}." if short else "nothing is short."
+    return redirect(f"/work-orders/{wo_id}#materials-h", f"Allocated to {wo.number}: {said}")
+
+
+@router.post("/work-orders/{wo_id}/materials/allocations/{allocation_id}/release")
+def work_order_release_allocation(
+    wo_id: uuid.UUID,
+    allocation_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    fields: FormDep,
+) -> Response:
+    posted = dict(fields)
+    try:
+        version = forms.read_version(fields)
+        forms.parse(None, fields, user.zone)
+        allocating.release(session, user.actor, wo_id, allocation_id, version)
+    except Problem as problem:
+        return _work_order_page(
+            request,
+            session,
+            user,
+            wo_id,
+            problem=problem,
+            failed=f"release:{allocation_id}",
+            posted=posted,
+        )
+    wo = reading.get_work_order(session, user.actor, wo_id)
+    return redirect(f"/work-orders/{wo_id}#materials-h", f"Allocation released from {wo.number}.")
 
 
 def _taken(_: Session, attempt: Attempt, wo: WorkOrder, body: BaseModel | None) -> Response:

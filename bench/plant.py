@@ -578,3 +578,37 @@ def run_on_empty_plant(
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
+
+
+# --- for benches that seed tables of their own -------------------------------------------------
+
+
+def write_rows(engine: Engine, batches: Iterator[Rows]) -> None:
+    """Writes batches of rows straight into their tables, as `seed` does: COPY on PostgreSQL
+    (foreign key triggers off while it runs: the rows are right by construction),
+    executemany through the columns' own bind processing on SQLite. A table's rows must come
+    after those they refer to (SQLite checks each row)."""
+    write = _write_postgres if engine.dialect.name == "postgresql" else _write_sqlite
+    write(engine, batches)
+
+
+def vacuum_analyze(engine: Engine) -> float:
+    """VACUUM ANALYZE on PostgreSQL (as autovacuum would have done on tables of that age);
+    nothing on SQLite (the application never runs ANALYZE there). Returns the seconds."""
+    t0 = time.perf_counter()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    return time.perf_counter() - t0
+
+
+def planner_actor(factory: Callable[[], Session], org: Org) -> Any:
+    """The planner of `org` (whose token it carries) as the use cases take an actor."""
+    from taktline.permissions import Actor
+
+    user_id, email = planner_of(factory, org)
+    return Actor(user_id=user_id, org_id=org.id, email=email, role=Role.PLANNER)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

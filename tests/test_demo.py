@@ -5,7 +5,7 @@ juice, with their materials), scheduled from tomorrow 06:00 at the plant in the 
 work feeds itself; every operation takes time, so the org-wide schedule preview works; and
 loading it again adds nothing."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -219,3 +219,182 @@ def test_the_demo_order_starts_on_the_plants_next_working_day(
     assert today_is(date(2026, 12, 1)) == date(2026, 12, 2)  # a Tuesday: Wednesday
     assert today_is(date(2026, 12, 4)) == date(2026, 12, 5)  # a Friday: Saturday's shift
     assert today_is(date(2026, 12, 5)) == date(2026, 12, 7)  # a Saturday: Monday, not Sunday
+
+
+# --- stock ---------------------------------------------------------------------------------
+
+
+def test_the_demo_lots_are_received_with_their_suppliers_owners_expiries_and_qa_status(
+    client: TestClient, loaded: Tenant
+) -> None:
+    items = {i["sku"]: i for i in list_all(client, loaded, "/items")}
+    lots = {(lot["item_sku"], lot["code"]): lot for lot in list_all(client, loaded, "/lots")}
+
+    assert {
+        key: (lot["status"], lot["owner_name"], lot["quantity_on_hand"], lot["supplier"])
+        for key, lot in lots.items()
+    } == {
+        ("AJC-70", "AJC70-L001"): ("AVAILABLE", None, "110", "Cascade Orchards Co-op"),
+        ("AJC-70", "AJC70-HJ01"): (
+            "AVAILABLE",
+            "Healthy Juices Inc.",
+            "165",
+            "Healthy Juices Inc.",
+        ),
+        ("AJC-70", "AJC70-L002"): ("QUARANTINE", None, "275", "Cascade Orchards Co-op"),
+        # (a balance has no supplier of its own: each receipt's is in its event)
+        ("WATER-F", None): ("AVAILABLE", None, "2000", None),
+        ("ASC-ACID", "ASC-L001"): ("AVAILABLE", None, "1", "Nutra Ingredients Ltd."),
+        ("BTL-PET-16", "BTL16-L001"): ("AVAILABLE", None, "6000", "ClearForm Packaging"),
+        ("BTL-PET-16", "BTL16-L002"): ("AVAILABLE", None, "6000", "ClearForm Packaging"),
+        ("CAP-38", "CAP38-L001"): ("AVAILABLE", None, "5000", "Summit Closures"),
+        ("CAP-38", "CAP38-L002"): ("AVAILABLE", None, "2200", "Summit Closures"),
+        ("LBL-AJ-16", "LBLAJ-L001"): ("AVAILABLE", None, "3500", "PrintWell Labels"),
+        ("CTN-24", None): ("AVAILABLE", None, "1200", None),
+    }
+    # QA has yet to test the newest tote of concentrate: release is what it may do with it
+    waiting = lots[("AJC-70", "AJC70-L002")]
+    assert waiting["allowed_actions"] == ["release", "hold", "reject"]
+    assert waiting["supplier_lot_code"] == "CO-78140"
+    # every lot came in at 09:00 at the plant and expires its item's shelf life after; a
+    # balance of an item that is not lot-tracked never expires
+    zone = ZoneInfo(demo.PLANT_ZONE)
+    for (sku, code), lot in lots.items():
+        if code is None:
+            assert (items[sku]["tracking"], lot["expires_at"]) == ("NONE", None)
+            continue
+        made = datetime.fromisoformat(lot["made_at"])
+        assert made.astimezone(zone).time() == time(9), lot
+        days = items[sku]["shelf_life_days"]
+        assert datetime.fromisoformat(lot["expires_at"]) - made == timedelta(days=days)
+    # the oldest concentrate expires within the month: FEFO takes it first
+    oldest = datetime.fromisoformat(lots[("AJC-70", "AJC70-L001")]["expires_at"])
+    assert timedelta(0) < oldest - datetime.now(UTC) < timedelta(days=30)
+    # food by expiry, packaging by age; concentrate waits for QA; GTINs on what is sold
+    assert {
+        sku: (i["tracking"], i["allocation_strategy"], i["new_lot_status"], i["gtin"])
+        for sku, i in items.items()
+    } == {
+        "AJ-16OZ": ("LOT", "FEFO", "AVAILABLE", "00061414100014"),
+        "AJ-16OZ-C24": ("LOT", "FEFO", "AVAILABLE", "10061414100011"),
+        "AJ-JUICE": ("LOT", "FEFO", "AVAILABLE", None),
+        "AJC-70": ("LOT", "FEFO", "QUARANTINE", None),
+        "WATER-F": ("NONE", "FEFO", "AVAILABLE", None),
+        "ASC-ACID": ("LOT", "FEFO", "AVAILABLE", None),
+        "BTL-PET-16": ("LOT", "FIFO", "AVAILABLE", None),
+        "CAP-38": ("LOT", "FIFO", "AVAILABLE", None),
+        "LBL-AJ-16": ("LOT", "FIFO", "AVAILABLE", None),
+        "CTN-24": ("NONE", "FIFO", "AVAILABLE", None),
+    }
+
+
+def _numbers(client: TestClient, tenant: Tenant) -> dict[str, str]:
+    return {wo["id"]: wo["number"] for wo in list_all(client, tenant, "/work-orders")}
+
+
+def plain(value: str) -> str:
+    """A quantity as the API may write it (1.530, 1275.0) in its shortest form (1.53, 1275)."""
+    return f"{Decimal(value).normalize():f}"
+
+
+def test_the_demo_orders_shortages_are_its_labels_caps_and_ascorbic_acid(
+    client: TestClient, loaded: Tenant
+) -> None:
+    numbers = _numbers(client, loaded)
+
+    found = get(client, loaded, "/materials/shortages")
+
+    assert {
+        s["item_sku"]: (
+            plain(s["required"]),
+            plain(s["available"]),
+            plain(s["short"]),
+            numbers[s["first_waiting_work_order_id"]],
+        )
+        for s in found
+    } == {
+        # 3,500 labels for two runs of 5,000: the first run already waits
+        "LBL-AJ-16": ("10000", "0", "6500", "WO-000001"),
+        # 7,200 caps: the first run has its 5,000, the second only 2,200
+        "CAP-38": ("10000", "0", "2800", "WO-000002"),
+        # 1 kg of ascorbic acid: the first batch takes 0.765, the second gets 0.235
+        "ASC-ACID": ("1.53", "0", "0.53", "WO-000004"),
+        # (none of the juice is in stock, but WO-000003 and WO-000004 make it before the
+        # bottling runs that need it start: it is not short)
+    }
+    # the worst first
+    assert [s["item_sku"] for s in found] == ["LBL-AJ-16", "CAP-38", "ASC-ACID"]
+    assert all(s["first_waiting_work_order"] == numbers[s["first_waiting_work_order_id"]]
+               for s in found)  # fmt: skip
+
+
+Panel = dict[str, tuple[str, str, list[tuple[str | None, str]]]]
+
+
+def test_the_demo_orders_materials_are_allocated_first_expiry_first_and_show_what_is_short(
+    client: TestClient, loaded: Tenant
+) -> None:
+    wos = {wo["number"]: wo["id"] for wo in list_all(client, loaded, "/work-orders")}
+
+    def panel(number: str) -> Panel:
+        """Per material: allocated, short, and the lots allocated (code, quantity)."""
+        found = get(client, loaded, f"/work-orders/{wos[number]}/materials")
+        return {
+            m["item_sku"]: (
+                plain(m["allocated"]),
+                plain(m["short"]),
+                [(a["lot_code"], plain(a["quantity"])) for a in m["allocations"]],
+            )
+            for m in found
+        }
+
+    # the batches: concentrate from the lot that expires first, then Healthy Juices' own
+    # (this is their order); never the lot awaiting QA
+    assert panel("WO-000003") == {
+        "AJC-70": ("102", "0", [("AJC70-L001", "102")]),
+        "WATER-F": ("535.5", "0", [(None, "535.5")]),
+        "ASC-ACID": ("0.765", "0", [("ASC-L001", "0.765")]),
+    }
+    assert panel("WO-000004") == {
+        "AJC-70": ("102", "0", [("AJC70-L001", "8"), ("AJC70-HJ01", "94")]),
+        "WATER-F": ("535.5", "0", [(None, "535.5")]),
+        "ASC-ACID": ("0.235", "0.53", [("ASC-L001", "0.235")]),
+    }
+    # the bottling runs: packaging oldest lot first; the first run is short of labels, the
+    # second of caps and labels; their juice is still to be made
+    assert panel("WO-000001") == {
+        "AJ-JUICE": ("0", "637.5", []),
+        "BTL-PET-16": ("5000", "0", [("BTL16-L001", "5000")]),
+        "CAP-38": ("5000", "0", [("CAP38-L001", "5000")]),
+        "LBL-AJ-16": ("3500", "1500", [("LBLAJ-L001", "3500")]),
+    }
+    assert panel("WO-000002") == {
+        "AJ-JUICE": ("0", "637.5", []),
+        "BTL-PET-16": ("5000", "0", [("BTL16-L001", "1000"), ("BTL16-L002", "4000")]),
+        "CAP-38": ("2200", "2800", [("CAP38-L002", "2200")]),
+        "LBL-AJ-16": ("0", "5000", []),
+    }
+
+
+def test_an_older_demo_without_stock_gets_it_on_its_own_items_and_order(
+    app: FastAPI, client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a demo loaded before there were lots: its items kept the defaults, no stock
+    with monkeypatch.context() as older:
+        older.setattr(demo, "STOCKING", {sku: demo.Stocking() for sku in demo.STOCKING})
+        older.setattr(demo, "_stock", lambda *_: None)
+        with app.state.session_factory() as session, transaction(session):
+            demo.load(session, tenant.name)
+    before = {i["sku"]: i["id"] for i in list_all(client, tenant, "/items")}
+    assert list_all(client, tenant, "/lots") == []
+
+    with app.state.session_factory() as session, transaction(session):
+        demo.load(session, tenant.name)
+
+    items = {i["sku"]: i for i in list_all(client, tenant, "/items")}
+    assert {sku: i["id"] for sku, i in items.items()} == before
+    assert (items["AJ-16OZ"]["gtin"], items["AJC-70"]["shelf_life_days"]) == ("00061414100014", 365)
+    assert len(list_all(client, tenant, "/lots")) == len(demo.RECEIPTS)
+    found = get(client, tenant, "/materials/shortages")
+    short = {s["item_sku"]: plain(s["short"]) for s in found}
+    assert short == {"LBL-AJ-16": "6500", "CAP-38": "2800", "ASC-ACID": "0.53"}

@@ -1,10 +1,13 @@
 """The Sunshine Beverages demo: a juice co-packer with one plant, five resources, two brand
-customers, the bills of material of its apple juice (the juice, the 16oz bottle, a case of 24)
-and a production order of 10,000 bottles generated from them.
+customers, the bills of material of its apple juice (the juice, the 16oz bottle, a case of 24),
+a production order of 10,000 bottles generated from them, and the stock it is to be made of:
+lots of concentrate (one supplied by Healthy Juices Inc., one awaiting QA), ascorbic acid,
+bottles, caps and labels with their expiry dates, allocated to the order's work orders, three
+of them short (so that the shortages and a work order's materials show something).
 
 Loading it twice adds nothing: every record is looked up by its natural key first (an item by
-its SKU, a resource or a BOM by its code, the order by its reference). It is loaded in one
-transaction: all of it, or nothing.
+its SKU, a resource or a BOM by its code, the order by its reference, a lot by its item and
+code, a balance by its item). It is loaded in one transaction: all of it, or nothing.
 """
 
 from dataclasses import dataclass
@@ -23,11 +26,15 @@ from taktline.boms.schemas import BomCreate, InputIn, OperationIn, VersionConten
 from taktline.calendars import service as calendars
 from taktline.calendars.schemas import CalendarIn, ShiftIn, Weekday
 from taktline.db import transaction, utcnow
+from taktline.inventory import allocating, receiving
+from taktline.inventory.models import Lot
+from taktline.inventory.schemas import ReceiptCreate, StatusRequest
 from taktline.items import service as items
+from taktline.items.kinds import AllocationStrategy, NewLotStatus, Tracking
 from taktline.items.models import Item, ItemType
-from taktline.items.schemas import ItemCreate
+from taktline.items.schemas import ItemCreate, ItemUpdate
 from taktline.orders import production
-from taktline.orders.models import ProductionOrder
+from taktline.orders.models import ProductionOrder, WorkOrder
 from taktline.orders.schemas import GenerateRequest, ProductionOrderCreate, ProductionOrderItemIn
 from taktline.orgs import service as orgs
 from taktline.orgs import settings
@@ -83,6 +90,82 @@ ITEMS = [
     ("LBL-AJ-16", "Label, 16oz Organic Apple Juice", "ea", ItemType.RAW_MATERIAL, 0),
     ("CTN-24", "Case Carton, 24 x 16oz", "ea", ItemType.RAW_MATERIAL, 0),
 ]
+
+
+@dataclass(frozen=True)
+class Stocking:
+    """How the demo keeps an item: lot by lot or as one balance, how long a lot keeps (days),
+    which lot allocation takes first, whether new lots wait for QA, its GTIN."""
+
+    tracking: Tracking = Tracking.LOT
+    shelf_life_days: int | None = None
+    strategy: AllocationStrategy = AllocationStrategy.FEFO
+    new_lot_status: NewLotStatus = NewLotStatus.AVAILABLE
+    gtin: str | None = None
+
+
+# Food keeps by expiry (FEFO), packaging by age (FIFO); concentrate waits for QA's Brix test;
+# water (from the plant's own filter) and cartons are kept as one balance, not lot by lot.
+# GTINs of GS1's example company prefix 0614141: the bottle's (GTIN-12) and its case of 24's
+# (GTIN-14, packaging level 1), kept as GTIN-14.
+STOCKING = {
+    BOTTLE_SKU: Stocking(shelf_life_days=180, gtin="00061414100014"),
+    CASE_SKU: Stocking(shelf_life_days=180, gtin="10061414100011"),
+    JUICE_SKU: Stocking(shelf_life_days=3),
+    "AJC-70": Stocking(shelf_life_days=365, new_lot_status=NewLotStatus.QUARANTINE),
+    "WATER-F": Stocking(tracking=Tracking.NONE),
+    "ASC-ACID": Stocking(shelf_life_days=730),
+    "BTL-PET-16": Stocking(shelf_life_days=730, strategy=AllocationStrategy.FIFO),
+    "CAP-38": Stocking(shelf_life_days=730, strategy=AllocationStrategy.FIFO),
+    "LBL-AJ-16": Stocking(shelf_life_days=365, strategy=AllocationStrategy.FIFO),
+    "CTN-24": Stocking(tracking=Tracking.NONE, strategy=AllocationStrategy.FIFO),
+}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A demo receipt: a lot (or, without a code, the balance of an item that is not
+    lot-tracked) received `days_ago` (at 09:00 at the plant), its expiry from the item's
+    shelf life; `owner`, the code of the customer who supplied it; `released`, QA's release
+    of a lot that arrived in QUARANTINE."""
+
+    sku: str
+    code: str | None
+    quantity: Decimal
+    days_ago: int
+    supplier: str
+    supplier_lot_code: str | None
+    reference: str
+    owner: str | None = None
+    released: bool = False
+
+
+# The order needs 204 gal of concentrate, 1,071 gal of water, 1.53 kg of ascorbic acid and
+# 10,000 each of bottles, caps and labels. Enough concentrate is AVAILABLE (the oldest lot,
+# expiring within the month, is the one FEFO takes first; Healthy Juices' own is for their
+# orders only), a fresh tote waits for QA; ascorbic acid, caps and labels are short.
+RECEIPTS = [
+    Receipt("AJC-70", "AJC70-L001", Decimal(110), 345, "Cascade Orchards Co-op", "CO-77812",
+            "BOL-CO-55120", released=True),
+    Receipt("AJC-70", "AJC70-HJ01", Decimal(165), 30, "Healthy Juices Inc.", "HJ-CONC-0117",
+            "HJ-ASN-0117", owner="HJ", released=True),
+    Receipt("AJC-70", "AJC70-L002", Decimal(275), 1, "Cascade Orchards Co-op", "CO-78140",
+            "BOL-CO-55307"),
+    Receipt("WATER-F", None, Decimal(2000), 2, "Riverside Plant RO filter", None, "RO-METER-0412"),
+    Receipt("ASC-ACID", "ASC-L001", Decimal(1), 120, "Nutra Ingredients Ltd.", "NI-AA-3391",
+            "BOL-NI-2210"),
+    Receipt("BTL-PET-16", "BTL16-L001", Decimal(6000), 60, "ClearForm Packaging", "CF-88102",
+            "BOL-CF-10233"),
+    Receipt("BTL-PET-16", "BTL16-L002", Decimal(6000), 12, "ClearForm Packaging", "CF-88517",
+            "BOL-CF-10391"),
+    Receipt("CAP-38", "CAP38-L001", Decimal(5000), 45, "Summit Closures", "SC-4471",
+            "BOL-SC-7781"),
+    Receipt("CAP-38", "CAP38-L002", Decimal(2200), 9, "Summit Closures", "SC-4502",
+            "BOL-SC-7829"),
+    Receipt("LBL-AJ-16", "LBLAJ-L001", Decimal(3500), 20, "PrintWell Labels", "PW-20931",
+            "BOL-PW-3318"),
+    Receipt("CTN-24", None, Decimal(1200), 25, "Midwest Corrugated", None, "BOL-MC-9042"),
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,6 +274,7 @@ def load(session: Session, org_name: str = DEMO_ORG) -> Organisation:
         )
         if existing is None:
             _apple_juice_order(session, actor, by_sku[BOTTLE_SKU], customers["HJ"])
+        _stock(session, actor, facility, by_sku, customers)
     return org
 
 
@@ -233,10 +317,22 @@ def _items(session: Session, actor: Actor) -> dict[str, Item]:
     }
     for sku, name, unit, type_, precision in ITEMS:
         if sku not in found:
+            how = STOCKING[sku]
             found[sku] = items.ITEMS.create(
                 session,
                 actor,
-                ItemCreate(sku=sku, name=name, unit=unit, type=type_, precision=precision),
+                ItemCreate(
+                    sku=sku,
+                    name=name,
+                    unit=unit,
+                    type=type_,
+                    precision=precision,
+                    tracking=how.tracking,
+                    shelf_life_days=how.shelf_life_days,
+                    allocation_strategy=how.strategy,
+                    gtin=how.gtin,
+                    new_lot_status=how.new_lot_status,
+                ),
             )
     return found
 
@@ -312,6 +408,83 @@ def _apple_juice_order(session: Session, actor: Actor, bottle: Item, customer: C
     production.schedule(
         session, actor, po.id, start=datetime.combine(first_day(), time(6, 0), tzinfo=zone)
     )
+
+
+def _stock(
+    session: Session,
+    actor: Actor,
+    facility: Facility,
+    by_sku: dict[str, Item],
+    customers: dict[str, Customer],
+) -> None:
+    """The receipts that are not there yet (a lot by its item and code, a balance by its
+    item), through the use cases: received, released by QA where the demo says so, and then
+    allocated, automatically, to the demo order's work orders that still take allocations.
+    The first time, the demo's items are brought to how the demo keeps them (an older demo's
+    items keep their ids)."""
+    ids = [by_sku[r.sku].id for r in RECEIPTS]
+    there = {
+        (item_id, code)
+        for item_id, code in session.execute(
+            select(Lot.item_id, Lot.code).where(
+                Lot.org_id == actor.org_id, Lot.item_id.in_(ids), Lot.facility_id == facility.id
+            )
+        )
+    }
+    missing = [r for r in RECEIPTS if (by_sku[r.sku].id, r.code) not in there]
+    if not missing:
+        return
+    for sku, how in STOCKING.items():
+        item = by_sku[sku]
+        items.ITEMS.update(
+            session,
+            actor,
+            item.id,
+            ItemUpdate(
+                tracking=how.tracking,
+                shelf_life_days=how.shelf_life_days,
+                allocation_strategy=how.strategy,
+                gtin=how.gtin,
+                new_lot_status=how.new_lot_status,
+            ),
+            None,
+        )
+    today = utcnow().astimezone(ZoneInfo(PLANT_ZONE)).date()
+    for r in missing:
+        lot = receiving.receive(
+            session,
+            actor,
+            ReceiptCreate(
+                item_id=by_sku[r.sku].id,
+                facility_id=facility.id,
+                quantity=r.quantity,
+                lot_code=r.code,
+                supplier=r.supplier,
+                supplier_lot_code=r.supplier_lot_code,
+                owner_id=customers[r.owner].id if r.owner else None,
+                reference=r.reference,
+                received_at=received(today, r.days_ago),
+            ),
+        )
+        if r.released:
+            receiving.change_status(session, actor, lot.id, "release", StatusRequest())
+    order = select(ProductionOrder.id).where(
+        ProductionOrder.org_id == actor.org_id, ProductionOrder.reference == ORDER_REFERENCE
+    )
+    work = session.scalars(
+        select(WorkOrder.id).where(
+            WorkOrder.org_id == actor.org_id,
+            WorkOrder.production_order_id == order.scalar_subquery(),
+            WorkOrder.state.in_(sorted(allocating.ALLOCATION_EDITABLE_STATES)),
+        )
+    ).all()
+    if work:
+        allocating.allocate_many(session, actor, work)
+
+
+def received(today: date, days_ago: int) -> datetime:
+    """When a demo receipt came in: at 09:00 at the plant, `days_ago` days before today."""
+    return datetime.combine(today - timedelta(days=days_ago), time(9), tzinfo=ZoneInfo(PLANT_ZONE))
 
 
 def first_day() -> date:

@@ -6,6 +6,9 @@
 
 Setting up means: create .venv next to this file if it is missing, and `pip install -e .[dev]`
 into it whenever pyproject.toml has changed since the last install (a stamp in .venv says).
+
+The tests run on every core (pytest-xdist, a file's tests on one worker, each worker with
+databases of its own) unless the options say otherwise (`-n 0` runs them in this process).
 """
 
 # Lets an older Python read this file far enough to say that it is too old.
@@ -89,6 +92,13 @@ def _run(program: Path, args: list[str]) -> None:
     os.execv(argv[0], argv)
 
 
+def _on_every_core(args: list[str]) -> list[str]:
+    """pytest's options, spread over every core unless they choose (-n, --numprocesses)."""
+    if any(a.startswith(("-n", "--numprocesses")) for a in args):
+        return args
+    return ["-n", "auto", "--dist", "loadfile", *args]
+
+
 def main(argv: list[str]) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - run.py may be started by any python3
         sys.exit(f"run.py: Taktline needs Python 3.11 or newer, not {sys.version.split()[0]}.")
@@ -100,7 +110,7 @@ def main(argv: list[str]) -> None:
     if command == "portal":
         _run(BIN / ("taktline.exe" if os.name == "nt" else "taktline"), ["up", *args])
     else:
-        _run(PYTHON, ["-m", "pytest", *args])
+        _run(PYTHON, ["-m", "pytest", *_on_every_core(args)])
 
 
 if __name__ == "__main__":

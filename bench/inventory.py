@@ -593,7 +593,7 @@ SELECT l.id, l.code, l.item_id, i.sku, i.name, i.gtin, l.unit, l.status, l.origi
         WHERE r.lot_id = l.id AND r.kind = 'RECEIVE')
 FROM lots l JOIN items i ON i.id = l.item_id JOIN facilities f ON f.id = l.facility_id
 LEFT JOIN customers c ON c.id = l.owner_id
-WHERE l.org_id = {p} AND l.id IN ({ids})
+WHERE {plus}l.org_id = {p} AND l.id IN ({ids})
 """
 WORK_ORDER_FACTS_SQL = """
 SELECT w.id, w.number, w.state, w.item_id, i.sku, i.name, w.unit, w.production_order_id,
@@ -601,7 +601,7 @@ SELECT w.id, w.number, w.state, w.item_id, i.sku, i.name, w.unit, w.production_o
 FROM work_orders w JOIN items i ON i.id = w.item_id
 LEFT JOIN production_orders po ON po.id = w.production_order_id
 LEFT JOIN customers c ON c.id = po.owner_id
-WHERE w.org_id = {p} AND w.id IN ({ids})
+WHERE {plus}w.org_id = {p} AND w.id IN ({ids})
 """
 
 
@@ -646,7 +646,9 @@ class RawTrace:
         for sql, ids in ((LOT_FACTS_SQL, lots), (WORK_ORDER_FACTS_SQL, wos)):
             if ids:
                 marks = ", ".join(self.p for _ in ids)
-                cur.execute(sql.format(p=self.p, ids=marks), (self.org, *ids))
+                # (on SQLite `+org_id`: the lots by id, not the organisation's walked through)
+                plus = "+" if self.sqlite else ""
+                cur.execute(sql.format(p=self.p, ids=marks, plus=plus), (self.org, *ids))
                 facts.append(cur.fetchall())
         cur.close()
         if not self.sqlite:

@@ -129,6 +129,31 @@ ROUTES: dict[str, tuple[str, ...]] = {
         f"POST {API}/tokens",
         f"DELETE {API}/tokens/{{token_id}}",
     ),
+    # stock
+    "lot.read": (
+        f"GET {API}/lots",
+        f"GET {API}/lots/{{lot_id}}",
+        f"GET {API}/lots/{{lot_id}}/entries",
+        f"GET {API}/lots/{{lot_id}}/events",
+        f"GET {API}/lots/{{lot_id}}/trace",
+        f"GET {API}/lots/{{lot_id}}/recall",
+        f"GET {API}/fsma204",
+        f"GET {API}/materials/shortages",
+    ),
+    "lot.receive": (f"POST {API}/receipts",),
+    **{
+        f"lot.{action}": (f"POST {API}/lots/{{lot_id}}/{action}",)
+        for action in ("release", "hold", "reject", "adjust", "scrap")
+    },
+    "work_order.allocate": (
+        f"POST {WO}/{{work_order_id}}/allocate",
+        f"POST {API}/materials/allocate",
+    ),
+    "work_order.release_allocation": (
+        f"DELETE {WO}/{{work_order_id}}/allocations/{{allocation_id}}",
+    ),
+    "work_order.pull": (f"POST {WO}/{{work_order_id}}/pulls",),
+    "work_order.return": (f"POST {WO}/{{work_order_id}}/pulls/{{pull_id}}/return",),
 }
 # Permissions that no API operation decides by, each with where it is tested instead.
 PORTAL_ONLY: frozenset[str] = frozenset()

@@ -605,6 +605,7 @@ NAV_LINKS = [
     "Production orders",
     "Work orders",
     "BOMs",
+    "Inventory",
     "Resources",
     "Schedule board",
     "Shop floor",

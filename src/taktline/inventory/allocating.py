@@ -102,9 +102,7 @@ def release(
         wo = _lock_work_orders(session, actor, [wo_id])[0]
         records.check_version(wo, expected_version, wo.number)
         row: Any = session.execute(
-            select(Allocation.id, Allocation.lot_id, Allocation.quantity).where(
-                Allocation.id == allocation_id, Allocation.work_order_id == wo.id
-            )
+            select(*_HELD).where(Allocation.id == allocation_id, Allocation.work_order_id == wo.id)
         ).first()
         if row is None:
             raise NotFound("allocation", allocation_id)
@@ -120,11 +118,7 @@ def release_work_orders(
     holds their locks): unscheduled, canceled, deleted, or their materials replaced."""
     if not wo_ids:
         return
-    rows: Any = session.execute(
-        select(Allocation.id, Allocation.lot_id, Allocation.quantity).where(
-            Allocation.work_order_id.in_(wo_ids)
-        )
-    ).all()
+    rows: Any = session.execute(select(*_HELD).where(Allocation.work_order_id.in_(wo_ids))).all()
     if rows:
         _release_rows(session, actor, rows, why, utcnow())
 
@@ -136,13 +130,13 @@ def release_lot_allocations(
     show the shortage. Their rows are not touched (nor their versions stepped): a work order
     is locked before its lots, and taking its lock while holding a lot's could wait in a
     circle with an allocation to it."""
-    rows: Any = session.execute(
-        select(Allocation.id, Allocation.lot_id, Allocation.quantity).where(
-            Allocation.lot_id.in_(list(locked))
-        )
-    ).all()
+    rows: Any = session.execute(select(*_HELD).where(Allocation.lot_id.in_(list(locked)))).all()
     if rows:
         _release_rows(session, actor, rows, why, now, locked)
+
+
+# An allocation as giving it back needs it.
+_HELD = (Allocation.id, Allocation.lot_id, Allocation.quantity, Allocation.work_order_id)
 
 
 def _release_rows(
@@ -153,13 +147,6 @@ def _release_rows(
     now: datetime,
     locked: dict[uuid.UUID, Row[Any]] | None = None,
 ) -> None:
-    work_of = dict(
-        session.execute(
-            select(Allocation.id, Allocation.work_order_id).where(
-                Allocation.id.in_([r.id for r in rows])
-            )
-        ).all()
-    )
     if locked is None:
         locked = ledger.lock_lots(session, actor.org_id, [r.lot_id for r in rows])
     ledger.post(
@@ -169,7 +156,7 @@ def _release_rows(
         [
             ledger.Movement(
                 r.lot_id, EntryKind.RELEASE, allocated_change=-r.quantity,
-                work_order_id=work_of[r.id], reason=why,
+                work_order_id=r.work_order_id, reason=why,
             )
             for r in rows
         ],

@@ -458,3 +458,54 @@ def test_the_organisations_admin_sets_the_lot_code_pattern(stock: Stock) -> None
     lot = stock.receive(stock.material(), "1")
     assert lot["code"].startswith("L20")
     assert lot["code"].endswith("-1")
+
+
+def test_an_items_gtin_is_checked_and_kept_as_gtin_14(stock: Stock) -> None:
+    good = stock.material(gtin="614141999996")
+    assert good["gtin"] == "00614141999996"
+    for wrong in ("00614141999997", "12345", "ABCDEFGHIJKL"):
+        problem = assert_problem(
+            stock.client.post(
+                f"{API}/items",
+                json={"sku": f"G-{wrong}", "name": "x", "unit": "ea", "gtin": wrong},
+                headers=stock.tenant.headers(),
+            ),
+            422,
+        )
+        assert error_fields(problem) == ["body.gtin"]
+
+
+def test_a_produced_lot_takes_its_items_shelf_life_and_starting_status(stock: Stock) -> None:
+    expect(
+        stock.client.patch(
+            f"{API}/items/{stock.plant.item['id']}",
+            json={"shelf_life_days": 3, "new_lot_status": "QUARANTINE"},
+            headers={**stock.tenant.headers(), "If-Match": f'"{stock.plant.item["version"]}"'},
+        )
+    )
+    wo = _in_process(stock, stock.work_order([]))
+    for index in range(len(wo["line_items"])):
+        act_on_work_order(
+            stock.client, stock.tenant, get_work_order(stock.client, stock.tenant, wo["id"]),
+            "report", {"quantity_completed": "10", "done": True}, line_item=index,
+        )  # fmt: skip
+    [made] = expect(
+        stock.client.get(
+            f"{API}/lots", params={"work_order_id": wo["id"]}, headers=stock.tenant.headers()
+        )
+    )["items"]
+    assert made["status"] == "QUARANTINE"
+    assert made["expires_at"] is not None
+
+
+def test_canceled_work_gives_its_allocations_back(stock: Stock) -> None:
+    cap = stock.material()
+    lot = stock.receive(cap, "10")
+    wo = stock.work_order([(cap, "4")])
+    expect(stock.allocate(wo, {"auto": True}))
+    act_on_work_order(
+        stock.client, stock.tenant, get_work_order(stock.client, stock.tenant, wo["id"]),
+        "cancel", {"reason": "the customer called it off"},
+    )  # fmt: skip
+    assert _d(stock.lot(lot["id"])["quantity_allocated"]) == 0
+    assert [e["kind"] for e in stock.entries(lot["id"])] == ["RECEIVE", "ALLOCATE", "RELEASE"]

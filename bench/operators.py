@@ -20,8 +20,9 @@ moves a production order that is not yet IN_PROCESS (one conditional UPDATE); a 
 releases the bookings and the allocations and, with the production order locked first (so
 that the last two completes cannot both miss being last), completes the order when no work
 is left open; a report on the last line item puts what it completed into the work order's
-output lot (found, or made with a code counted per item and day), locked, with its PRODUCE
-entry in the ledger.
+output lot (found, or made with a code numbered by the item's counter of the day, claimed
+apart from the action's transaction on PostgreSQL, as the product does), locked, with its
+PRODUCE entry in the ledger.
 `--raw minimal` is the raw side before issue 8's fixes: the lock, the two UPDATEs and the
 event only.
 """
@@ -174,6 +175,7 @@ def _steps(wo: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
 
 Step = tuple[str, str, dict[str, Any] | None]  # work order id, path, body
 OPEN = "('DRAFT', 'SCHEDULED', 'IN_PROCESS')"
+DAY = timedelta(days=1)
 
 
 class RawActions:
@@ -182,6 +184,11 @@ class RawActions:
 
     def __init__(self, engine: Engine, org_id: uuid.UUID, token: str, minimal: bool) -> None:
         self.engine, self.minimal = engine, minimal
+        self.apart = (
+            create_engine(engine.url, pool_size=2, max_overflow=6)
+            if engine.dialect.name == "postgresql"
+            else None
+        )
         self.token = token  # hashed per action, as the server does
         postgres = engine.dialect.name == "postgresql"
         self.for_update = " FOR UPDATE" if postgres else ""
@@ -289,15 +296,17 @@ class RawActions:
         ).scalar()  # fmt: skip
         if lot is None:
             item_id, resource_id = line[6], line[7]
-            conn.execute(
-                text(f"SELECT id FROM items WHERE id = :item{self.for_update}"), {"item": item_id}
-            )
-            made_today = conn.execute(
-                text("SELECT count(*) FROM lots WHERE org_id = :org AND item_id = :item AND "
-                     "made_at >= :day"),
-                {"org": self.org_id, "item": item_id,
-                 "day": now.replace(hour=0, minute=0, second=0, microsecond=0)},
-            ).scalar()  # fmt: skip
+            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            while True:
+                number = self._claim_number(conn, item_id, day)
+                code = f"B-1-{day:%y%j}-{number}"
+                taken = conn.execute(
+                    text("SELECT id FROM lots WHERE org_id = :org AND item_id = :item "
+                         "AND code = :code"),
+                    {"org": self.org_id, "item": item_id, "code": code},
+                ).scalar()  # fmt: skip
+                if taken is None:
+                    break
             lot = self.ident(str(new_id()))
             conn.execute(
                 text("INSERT INTO lots (id, org_id, item_id, code, facility_id, status, origin, "
@@ -306,7 +315,7 @@ class RawActions:
                      "r.facility_id, 'AVAILABLE', 'PRODUCED', :now, 'ea', 0, 0, :wo, 1, :now, "
                      ":now FROM resources r WHERE r.id = :r"),
                 {"id": lot, "org": self.org_id, "item": item_id, "wo": wo, "now": now,
-                 "code": f"B-1-{(made_today or 0) + 1}-{lot}"[:64], "r": resource_id},
+                 "code": code, "r": resource_id},
             )  # fmt: skip
         conn.execute(
             text(f"SELECT quantity_on_hand FROM lots WHERE id = :lot{self.for_update}"),
@@ -324,6 +333,23 @@ class RawActions:
                  "version = version + 1, updated_at = :now WHERE id = :lot"),
             {"lot": lot, "q": self.ten, "now": now},
         )  # fmt: skip
+
+    def _claim_number(self, conn: Connection, item_id: Any, day: datetime) -> int:
+        """The item's next lot number of the day, from its counter: on PostgreSQL committed
+        at once on a connection of its own (so that lots made at once do not wait for each
+        other's transactions), on SQLite in the action's transaction (it holds the one
+        writer's lock already)."""
+        claim = text(
+            "INSERT INTO lot_code_counters (org_id, item_id, day, last_number) VALUES (:org, "
+            ":item, :day, (SELECT count(*) FROM lots WHERE org_id = :org AND item_id = :item "
+            "AND made_at >= :day AND made_at < :next) + 1) ON CONFLICT (org_id, item_id, day) "
+            "DO UPDATE SET last_number = lot_code_counters.last_number + 1 RETURNING last_number"
+        )
+        values = {"org": self.org_id, "item": item_id, "day": day.date(), "next": day + DAY}
+        if self.apart is None:
+            return int(conn.execute(claim, values).scalar_one())
+        with self.apart.begin() as apart:
+            return int(apart.execute(claim, values).scalar_one())
 
     def _update_wo(self, conn: Connection, wo: Any, now: datetime, sets: str, **more: Any) -> None:
         conn.execute(

@@ -5,6 +5,7 @@ import secrets
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -220,6 +222,44 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+# PostgreSQL engines of the statements that commit on their own, one per engine of the
+# application (see committed_apart).
+_apart: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+_apart_lock = threading.Lock()
+
+
+@contextmanager
+def committed_apart(session: Session) -> Iterator[Connection]:
+    """A connection whose statements commit at once, apart from the session's transaction:
+    for a number claimed (a lot code's), so that transactions wanting the next one do not
+    wait for each other to end. A number claimed by a transaction that then fails stays
+    unused.
+
+    On PostgreSQL the connection comes from a small pool of its own: one from the
+    application's pool could wait for connections that requests hold while they wait for
+    this. SQLite has one writer, held by the session's transaction: there the statements
+    join that transaction (a second connection would wait for it)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    if engine.dialect.name == "sqlite":
+        yield session.connection()
+        return
+    with _apart_lock:
+        apart = _apart.get(engine)
+        if apart is None:
+            apart = _apart[engine] = create_engine(
+                engine.url,
+                pool_pre_ping=True,
+                pool_size=2,
+                max_overflow=6,
+                # A claim waits for nothing but another claim; should it wait for a lock
+                # its own request holds, it fails rather than waiting for ever.
+                connect_args={"options": "-c lock_timeout=5s"},
+            )
+    with apart.begin() as conn:
+        yield conn
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.test_concurrency import race
-from tests.factories import Json
+from tests.factories import API, Json, expect
 from tests.helpers import Tenant
 from tests.inventory.stock import Stock, make_stock
 
@@ -70,3 +70,40 @@ def test_clients_pulling_one_lot_at_once_never_pull_more_than_is_on_hand(
     assert after["status"] == "DEPLETED"
     pulled = [Decimal(stock.materials(wo)[0]["pulled"]) for wo in work]
     assert sorted(pulled) == [Decimal(0)] * 12 + [Decimal(5)] * 20
+
+
+def test_work_orders_of_one_item_finishing_at_once_number_their_output_lots_apart(
+    stock: Stock, live_server: str
+) -> None:
+    """Their lots' `{n}` comes from the item's counter of the day, claimed apart from each
+    report's transaction: every report succeeds, and no two lots share a number."""
+    work = _work(stock, stock.plant.item, CLIENTS, started=True)
+    headers = stock.tenant.headers("operator")
+    last = []
+    for wo in work:
+        *before, final = wo["line_items"]
+        for li in before:
+            expect(
+                stock.client.post(
+                    f"{API}/work-orders/{wo['id']}/line-items/{li['id']}/report",
+                    json={"quantity_completed": "5", "done": True},
+                    headers=headers,
+                )
+            )
+        last.append((wo, final))
+    responses = race(
+        live_server,
+        [("POST", f"/work-orders/{wo['id']}/line-items/{li['id']}/report",
+          {"quantity_completed": "5", "done": True}, headers)
+         for wo, li in last],
+    )  # fmt: skip
+    assert Counter(r.status_code for r in responses) == {200: CLIENTS}
+    lots = expect(
+        stock.client.get(
+            f"{API}/lots",
+            params={"item_id": stock.plant.item["id"], "limit": 100},
+            headers=stock.tenant.headers("viewer"),
+        )
+    )["items"]
+    numbers = sorted(int(lot["code"].rsplit("-", 1)[1]) for lot in lots)
+    assert numbers == list(range(1, CLIENTS + 1))

@@ -4,11 +4,12 @@ entries, kept on the lot so that a check reads one row; the database refuses a n
 on-hand and an allocation above on-hand (CHECK constraints), whatever runs at once."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -127,3 +128,19 @@ class Allocation(Base):
     lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id"))
     quantity: Mapped[Decimal]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LotCodeCounter(Base):
+    """The last `{n}` a lot code of an item took on a day. Claimed in a statement that
+    commits on its own (`db.committed_apart`), so that lots of one item made at once do not
+    take turns until each other's transactions end; a claim whose transaction then fails
+    leaves its number unused."""
+
+    __tablename__ = "lot_code_counters"
+
+    # No foreign keys: their checks would lock the item's row for key share, which waits
+    # for a transaction holding the item (a receipt does) that in turn waits for this claim.
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_number: Mapped[int]

@@ -83,7 +83,9 @@ def _output_lot(
         latest = session.execute(outputs.order_by(Lot.id.desc()).limit(1)).first()
         if latest is not None:
             return latest.id  # type: ignore[no-any-return]
-    item = session.scalars(select(Item).where(Item.id == wo.item_id).with_for_update()).one()
+    # (not locked: the work order's lock keeps its reports in turn, and a new code's number
+    # is claimed apart, next_lot_code)
+    item = session.scalars(select(Item).where(Item.id == wo.item_id)).one()
     if item.tracking is Tracking.NONE and lot_code is not None:
         raise ValidationProblem(
             [FieldError(["body", "lot_code"], f"{item.sku} is not lot-tracked: give no lot code")]

@@ -7,16 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from taktline import records
-from taktline.db import transaction, utcnow
+from taktline.db import committed_apart, transaction, utcnow
 from taktline.errors import Conflict, FieldError, Loc, NotFound, ValidationProblem
 from taktline.events import service as events
 from taktline.inventory import ledger
 from taktline.inventory.allocating import release_lot_allocations
 from taktline.inventory.kinds import EntryKind, LotOrigin, LotStatus
-from taktline.inventory.models import Lot
+from taktline.inventory.models import Lot, LotCodeCounter
 from taktline.inventory.rules import STATUS_CHANGES, expiry, lot_code, status_refusal
 from taktline.inventory.schemas import AdjustRequest, ReceiptCreate, ScrapRequest, StatusRequest
 from taktline.items.kinds import NewLotStatus, Tracking
@@ -159,14 +160,29 @@ def balance_of(
 
 def next_lot_code(session: Session, actor: Actor, item: Item, day: datetime) -> str:
     """The next code of the organisation's pattern for a lot of `item` made on `day`: `{n}`
-    counts the item's lots of that day, skipping codes already taken. The caller holds the
-    item's lock, so two new lots never take one number."""
+    counts the item's lots of that day (a counter claimed apart from the caller's
+    transaction, so that lots of one item made at once do not wait for each other), skipping
+    codes already taken. A number whose lot was then not made stays unused."""
     pattern = session.scalar(
         select(Organisation.lot_code_pattern).where(Organisation.id == actor.org_id)
     )
     assert pattern is not None
+    while True:
+        code = lot_code(pattern, item.sku, day, _claim_number(session, actor, item, day))
+        taken = session.scalar(
+            select(Lot.id).where(
+                Lot.org_id == actor.org_id, Lot.item_id == item.id, Lot.code == code
+            )
+        )
+        if taken is None:
+            return code
+
+
+def _claim_number(session: Session, actor: Actor, item: Item, day: datetime) -> int:
+    """The item's next number of the day: its counter's first claim of a day starts after
+    the lots of that day made before counters were kept."""
     start = day.replace(hour=0, minute=0, second=0, microsecond=0)
-    made_that_day = session.scalar(
+    made_that_day = (
         select(func.count())
         .select_from(Lot)
         .where(
@@ -175,18 +191,19 @@ def next_lot_code(session: Session, actor: Actor, item: Item, day: datetime) -> 
             Lot.made_at >= start,
             Lot.made_at < start + timedelta(days=1),
         )
+        .scalar_subquery()
     )
-    n = (made_that_day or 0) + 1
-    while True:
-        code = lot_code(pattern, item.sku, day, n)
-        taken = session.scalar(
-            select(Lot.id).where(
-                Lot.org_id == actor.org_id, Lot.item_id == item.id, Lot.code == code
-            )
+    with committed_apart(session) as conn:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            LotCodeCounter
         )
-        if taken is None:
-            return code
-        n += 1
+        claim = insert.values(
+            org_id=actor.org_id, item_id=item.id, day=start.date(), last_number=made_that_day + 1
+        ).on_conflict_do_update(
+            index_elements=[LotCodeCounter.org_id, LotCodeCounter.item_id, LotCodeCounter.day],
+            set_={"last_number": LotCodeCounter.last_number + 1},
+        )
+        return int(conn.execute(claim.returning(LotCodeCounter.last_number)).scalar_one())
 
 
 # --- QA ----------------------------------------------------------------------------------------

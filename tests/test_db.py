@@ -1,12 +1,16 @@
 """The database layer: on SQLite a unit of work that writes takes the write lock at BEGIN
-(writers take turns), while reads begin deferred and never wait for a writer."""
+(writers take turns), while reads begin deferred and never wait for a writer; ids load
+as the UUIDs they were."""
 
+import pickle
 import sqlite3
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
+from taktline.db import _uuid_of_hex, new_id
 from tests.helpers import API, Tenant, bodies, create
 
 
@@ -32,3 +36,16 @@ def test_on_sqlite_a_read_answers_while_a_writer_holds_the_write_lock(
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_an_id_loaded_from_sqlite_is_the_uuid_it_was() -> None:
+    """`db._uuid_of_hex` (the fast load of SQLite's 32 hex digits) makes the same UUID as
+    `uuid.UUID` would: equal, hashing alike, printing alike, pickled alike."""
+    for original in (new_id(), uuid.uuid4(), uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)):
+        loaded = _uuid_of_hex(original.hex)
+        assert loaded == original
+        assert hash(loaded) == hash(original)
+        assert str(loaded) == str(original)
+        assert loaded.version == original.version
+        assert {loaded: 1}[original] == 1
+        assert pickle.loads(pickle.dumps(loaded)) == original

@@ -1,5 +1,6 @@
 """Engine, session factory, the declarative Base, column types and the transaction helper."""
 
+import functools
 import os
 import secrets
 import threading
@@ -69,6 +70,37 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+_new_object = object.__new__
+_set_slot = object.__setattr__
+_SAFETY_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _uuid_of_hex(value: str) -> uuid.UUID:
+    """`uuid.UUID(value)` for the 32 hex digits SQLite keeps an id as, in half its time (a
+    trace or a page loads hundreds): the constructor's checks are for text of any form.
+    The slots are set as `uuid.UUID.__setstate__` sets them."""
+    made = _new_object(uuid.UUID)
+    _set_slot(made, "int", int(value, 16))
+    _set_slot(made, "is_safe", _SAFETY_UNKNOWN)
+    return made
+
+
+class Id(Uuid[uuid.UUID]):
+    """An id: native `uuid` on PostgreSQL, 32 hex digits on SQLite (loaded by
+    `_uuid_of_hex`)."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.supports_native_uuid:
+            return super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
+
+        def process(value: str | None) -> uuid.UUID | None:
+            return None if value is None else _uuid_of_hex(value)
+
+        return process
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -127,8 +159,25 @@ class Quantity(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return normalize(Decimal(int(value)) / _QUANTITY_FACTOR)
+            return _of_millionths(int(value))
         return normalize(Decimal(value))
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        # (SQLite's integers need no processing of their own: straight to the Decimal)
+        def process(value: int | None) -> Decimal | None:
+            return None if value is None else _of_millionths(int(value))
+
+        return process
+
+
+@functools.lru_cache(maxsize=4096)
+def _of_millionths(value: int) -> Decimal:
+    """A quantity SQLite keeps as whole millionths, in its shortest form; a plant's
+    quantities repeat (10, 500, 4000), and a Decimal, immutable, can be shared."""
+    return normalize(Decimal(value) / _QUANTITY_FACTOR)
 
 
 def normalize(value: Decimal) -> Decimal:
@@ -151,7 +200,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), Decimal: Quantity(), uuid.UUID: Uuid()}
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Quantity(), uuid.UUID: Id()}
 
 
 class OrgScoped:

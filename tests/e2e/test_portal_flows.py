@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from taktline import demo
+from taktline.inventory.models import Lot
 from taktline.items.models import Item
 from taktline.orders import actions, production
 from taktline.orders.lifecycle import LineItemStatus, State
@@ -407,6 +408,16 @@ def start_first_demo_work_order(plant: DemoPlant) -> uuid.UUID:
     return wo.id
 
 
+def demo_lot(plant: DemoPlant, code: str) -> uuid.UUID:
+    """The id of the demo's lot of this code."""
+    with plant.app.state.session_factory() as session:
+        lot_id: uuid.UUID | None = session.scalar(
+            select(Lot.id).where(Lot.org_id == plant.tenant.org_id, Lot.code == code)
+        )
+    assert lot_id is not None, code
+    return lot_id
+
+
 def plant_pages(plant: DemoPlant, draft: tuple[uuid.UUID, uuid.UUID], running: uuid.UUID) -> Any:
     """(name, path) of the pages every role can read."""
     tomorrow = demo.first_day()
@@ -426,6 +437,10 @@ def plant_pages(plant: DemoPlant, draft: tuple[uuid.UUID, uuid.UUID], running: u
         ("board-week", f"/board?zoom=week&from={tomorrow.isoformat()}"),
         ("floor", "/floor"),
         ("floor-resource", f"/floor/{bl1}"),
+        ("inventory", "/inventory"),
+        ("lots", "/lots"),
+        ("lot-in-quarantine", f"/lots/{demo_lot(plant, 'AJC70-L002')}"),
+        ("lot-customer-supplied", f"/lots/{demo_lot(plant, 'AJC70-HJ01')}"),
     ]
 
 
@@ -686,6 +701,7 @@ def test_every_main_page_is_clean_fits_the_screen_and_works_with_a_keyboard(
         ("work-order-new", "/work-orders/new"),
         ("work-order-edit", f"/work-orders/{draft[1]}/edit"),
     ]
+    pages.append(("receive", "/receipts/new"))
     for name, path in pages:
         tab.goto(path)
         check_page(tab, name)

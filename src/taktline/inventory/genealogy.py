@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Direction = Literal["backward", "forward"]
@@ -32,8 +32,7 @@ NodeKind = Literal["lot", "work_order"]
 PULL, RETURN, PRODUCE = "PULL", "RETURN", "PRODUCE"
 
 
-@dataclass(frozen=True)
-class EntrySum:
+class EntrySum(NamedTuple):
     """The sum of the `on_hand_change` of one lot's entries of one kind for one work order
     (PULL and RETURN may come apart or together): from a row of the trace's query."""
 
@@ -43,8 +42,7 @@ class EntrySum:
     on_hand_change: Decimal
 
 
-@dataclass(frozen=True)
-class Flow:
+class Flow(NamedTuple):
     """Material moving: a lot into a work order (`pulled`, net of returns) or a work order
     into a lot (produced). `quantity` is in the lot's unit, and more than 0."""
 
@@ -125,7 +123,7 @@ def walk(root: uuid.UUID, direction: Direction, sums: Iterable[EntrySum]) -> Gen
 
 def ordered_nodes(g: Genealogy, label: Mapping[uuid.UUID, str]) -> list[uuid.UUID]:
     """Nodes nearest first; at one depth by label (then id, for codes shared by items)."""
-    return sorted(g.depth, key=lambda n: (g.depth[n], label.get(n, ""), str(n)))
+    return sorted(g.depth, key=lambda n: (g.depth[n], label.get(n, ""), n))
 
 
 def ordered_flows(g: Genealogy, label: Mapping[uuid.UUID, str]) -> list[Flow]:
@@ -140,8 +138,8 @@ def ordered_flows(g: Genealogy, label: Mapping[uuid.UUID, str]) -> list[Flow]:
             far(f),
             label.get(f.source, ""),
             label.get(f.target, ""),
-            str(f.source),
-            str(f.target),
+            f.source,
+            f.target,
         ),
     )
 
@@ -164,8 +162,7 @@ def branches(
 # --- the facts of nodes, as read for them -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LotFacts:
+class LotFacts(NamedTuple):
     id: uuid.UUID
     code: str | None
     item_id: uuid.UUID
@@ -191,8 +188,7 @@ class LotFacts:
         return self.code if self.code is not None else self.item_sku
 
 
-@dataclass(frozen=True)
-class WorkOrderFacts:
+class WorkOrderFacts(NamedTuple):
     id: uuid.UUID
     number: str
     state: str

@@ -39,7 +39,6 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    Uuid,
     and_,
     bindparam,
     case,
@@ -57,7 +56,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from taktline.calendars import service as calendars
-from taktline.db import UTCDateTime, utcnow
+from taktline.db import Id, UTCDateTime, utcnow
 from taktline.errors import FieldError, ValidationProblem
 from taktline.inventory import reading as stock
 from taktline.orders.lifecycle import AT_RISK_MARGIN, BOOKED_STATES, OPEN_STATES, State
@@ -772,10 +771,10 @@ class _Analysis:
             waits.append(
                 select(
                     literal(k, Integer).label("k"),
-                    literal(self.id_of[e.wait.resource], Uuid()).label("resource_id"),
+                    literal(self.id_of[e.wait.resource], Id()).label("resource_id"),
                     literal(before, at).label("before"),
                     literal(after, at).label("after"),
-                    literal(e.late.id, Uuid()).label("late_id"),
+                    literal(e.late.id, Id()).label("late_id"),
                     # Work in the way that starts after the window is the window's only if
                     # its work order overlaps it (a booking before `before` ends after the
                     # start).

@@ -307,6 +307,8 @@ def committed_apart(session: Session) -> Iterator[Connection]:
                 # its own request holds, it fails rather than waiting for ever.
                 connect_args={"options": "-c lock_timeout=5s"},
             )
+            # Disposing of the application's engine (a server stopping) closes these too.
+            event.listen(engine, "engine_disposed", lambda _: apart.dispose())
     with apart.begin() as conn:
         yield conn
 
